@@ -1,0 +1,74 @@
+//! Time as the core sees it: a value handed in by the caller, never read from a clock.
+
+use core::fmt;
+use core::time::Duration;
+
+/// A point in time, in milliseconds since the Unix epoch.
+///
+/// The core never reads a clock: drivers pass `Timestamp`s in. A `Timestamp` is not an
+/// `Instant` because agents persist it across reboots (TIMEOUT is counted in days) and the
+/// fleet simulator starts its virtual clock anywhere. Arithmetic saturates, so a wall clock
+/// that steps backwards never panics.
+///
+/// ```
+/// use core::time::Duration;
+/// use ocs_deploy_core::Timestamp;
+///
+/// let t = Timestamp::from_secs(1_700_000_000);
+/// let later = t + Duration::from_secs(90);
+/// assert_eq!(later.duration_since(t), Duration::from_secs(90));
+/// assert_eq!(t.duration_since(later), Duration::ZERO); // saturates
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The Unix epoch.
+    pub const EPOCH: Self = Self(0);
+
+    /// A timestamp `millis` milliseconds after the Unix epoch.
+    pub const fn from_millis(millis: u64) -> Self {
+        Self(millis)
+    }
+
+    /// A timestamp `secs` seconds after the Unix epoch (saturating).
+    pub const fn from_secs(secs: u64) -> Self {
+        Self(secs.saturating_mul(1000))
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// Whole seconds since the Unix epoch.
+    pub const fn as_secs(self) -> u64 {
+        self.0 / 1000
+    }
+
+    /// The time from `earlier` to `self`, or zero if `earlier` is later.
+    #[must_use]
+    pub fn duration_since(self, earlier: Self) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+
+    /// `self + d`, saturating at the largest timestamp.
+    #[must_use]
+    pub fn saturating_add(self, d: Duration) -> Self {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Self(self.0.saturating_add(ms))
+    }
+}
+
+impl core::ops::Add<Duration> for Timestamp {
+    type Output = Self;
+    fn add(self, rhs: Duration) -> Self {
+        self.saturating_add(rhs)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:03}", self.0 / 1000, self.0 % 1000)
+    }
+}
