@@ -39,6 +39,6 @@ pub mod protocol;
 pub mod status;
 mod time;
 
-pub use package::{Action, ArchiveKind, Package, PackageId, PackageInfo, Priority};
+pub use package::{Action, ArchiveKind, Package, PackageFile, PackageId, PackageInfo, Payload, Priority};
 pub use status::{DeploymentStatus, StatusClass, StatusCode};
 pub use time::Timestamp;

@@ -33,6 +33,29 @@ pub struct Payload {
     pub archive: Option<ArchiveKind>,
 }
 
+/// Whether a package has a file, and if so its fragments and digest.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PackageFile {
+    /// `FRAGS="0"`: no file (an Execute package that only runs a command). The digest
+    /// attributes are kept as written so the file reads back the same; agents ignore them.
+    None {
+        /// `DIGEST_ALGO` as written.
+        digest_algorithm: DigestAlgorithm,
+        /// `DIGEST_ENCODE` as written.
+        digest_encoding: DigestEncoding,
+    },
+    /// The archive, in `FRAGS` fragments.
+    Fragments(Payload),
+}
+
+impl PackageFile {
+    /// No file, with the console's digest attributes (MD5, Hexa).
+    pub const NONE: Self = Self::None {
+        digest_algorithm: DigestAlgorithm::Md5,
+        digest_encoding: DigestEncoding::Hexa,
+    };
+}
+
 /// A package as its `info` file describes it.
 ///
 /// Read one with [`crate::info::read`], write one with [`crate::info::write`].
@@ -46,12 +69,8 @@ pub struct PackageInfo {
     pub action: Action,
     /// `PROTO`: how fragments are fetched.
     pub protocol: Protocol,
-    /// `DIGEST_ALGO`, written even when there is no file.
-    pub digest_algorithm: DigestAlgorithm,
-    /// `DIGEST_ENCODE`, written even when there is no file.
-    pub digest_encoding: DigestEncoding,
-    /// The archive, or `None` when `FRAGS="0"` (an Execute package without a file).
-    pub payload: Option<Payload>,
+    /// The archive and its digest, or no file (`FRAGS="0"`).
+    pub file: PackageFile,
     /// `NOTIFY_*`.
     pub notification: Notification,
     /// `NEED_DONE_ACTION*`.
@@ -81,9 +100,7 @@ impl PackageInfo {
             priority: Priority::DEFAULT,
             action,
             protocol: Protocol::Http,
-            digest_algorithm: DigestAlgorithm::Md5,
-            digest_encoding: DigestEncoding::Hexa,
-            payload: None,
+            file: PackageFile::NONE,
             notification: Notification::default(),
             done_action: DoneAction::default(),
             gardefou: "rien".to_owned(),
@@ -91,16 +108,25 @@ impl PackageInfo {
         }
     }
 
-    /// `FRAGS`: 0 when there is no file.
-    pub fn fragment_count(&self) -> u32 {
-        self.payload.as_ref().map_or(0, |p| p.fragments)
+    /// The archive, if the package has one.
+    pub fn payload(&self) -> Option<&Payload> {
+        match &self.file {
+            PackageFile::None { .. } => None,
+            PackageFile::Fragments(p) => Some(p),
+        }
     }
 
-    /// The archive kind, [`ArchiveKind::None`] without a file, `None` when unknown.
+    /// `FRAGS`: 0 when there is no file.
+    pub fn fragment_count(&self) -> u32 {
+        self.payload().map_or(0, |p| p.fragments)
+    }
+
+    /// The archive kind: [`ArchiveKind::None`] without a file, `None` when unknown
+    /// (files written by OCS do not say).
     pub fn archive_kind(&self) -> Option<ArchiveKind> {
-        match &self.payload {
-            None => Some(ArchiveKind::None),
-            Some(p) => p.archive,
+        match &self.file {
+            PackageFile::None { .. } => Some(ArchiveKind::None),
+            PackageFile::Fragments(p) => p.archive,
         }
     }
 }
