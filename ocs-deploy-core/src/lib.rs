@@ -38,7 +38,10 @@ pub mod package;
 pub mod protocol;
 pub mod status;
 mod time;
+mod xml_text;
 
-pub use package::{Action, ArchiveKind, Package, PackageFile, PackageId, PackageInfo, Payload, Priority};
+pub use package::{
+    Action, ArchiveKind, Package, PackageFile, PackageId, PackageInfo, Payload, Priority,
+};
 pub use status::{DeploymentStatus, StatusClass, StatusCode};
 pub use time::Timestamp;

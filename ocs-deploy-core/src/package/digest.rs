@@ -257,7 +257,9 @@ enum HasherState {
 
 impl fmt::Debug for DigestHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("DigestHasher").field(&self.algorithm()).finish()
+        f.debug_tuple("DigestHasher")
+            .field(&self.algorithm())
+            .finish()
     }
 }
 
@@ -403,7 +405,8 @@ impl ExpectedDigest {
         }
         let (bytes, form) = match encoding {
             DigestEncoding::Hexa => {
-                let bytes = hex::decode(text).map_err(|_| DigestError::NotHex { text: text.into() })?;
+                let bytes =
+                    hex::decode(text).map_err(|_| DigestError::NotHex { text: text.into() })?;
                 let form = if text.bytes().any(|b| b.is_ascii_uppercase()) {
                     DigestForm::HexUppercase
                 } else {

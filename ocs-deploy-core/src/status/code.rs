@@ -70,7 +70,7 @@ pub enum StatusCode {
     ErrExecute,
     /// `ERR_EXECUTE_NO_EXIT_CODE`: the command's exit code could not be read.
     ErrExecuteNoExitCode,
-    /// `ERR_EXECUTE_TIMEOUT`: the command ran longer than EXECUTION_TIMEOUT.
+    /// `ERR_EXECUTE_TIMEOUT`: the command ran longer than `EXECUTION_TIMEOUT`.
     ErrExecuteTimeout,
     /// `ERR_EXECUTE_TOO_MANY_TRY`: execution was attempted too often (crash loops).
     ErrExecuteTooManyTry,
@@ -90,7 +90,7 @@ pub enum StatusCode {
 
 /// How the OCS console counts a status in its package list.
 ///
-/// The console's columns are SQL `LIKE` patterns on the stored text, run under MySQL's
+/// The console's columns are SQL `LIKE` patterns on the stored text, run under `MySQL`'s
 /// default case-insensitive collation, where `_` matches any one character:
 ///
 /// | class | console test |
@@ -153,11 +153,20 @@ fn sql_like_prefix(text: &str, pattern: &str) -> bool {
 
 const FIXED: &[(&str, StatusCode)] = &[
     ("SUCCESS", StatusCode::Success),
-    ("SUCCESS_REBOOT_INITIATED", StatusCode::SuccessRebootInitiated),
+    (
+        "SUCCESS_REBOOT_INITIATED",
+        StatusCode::SuccessRebootInitiated,
+    ),
     ("SUCCESS_REBOOT_REQUIRED", StatusCode::SuccessRebootRequired),
-    ("SUCCESS_RESTART_REQUIRED", StatusCode::SuccessRestartRequired),
+    (
+        "SUCCESS_RESTART_REQUIRED",
+        StatusCode::SuccessRestartRequired,
+    ),
     ("SUCCESS_ALREADY_SETUP", StatusCode::SuccessAlreadySetup),
-    ("SUCCESS_ALREADY_IN_HISTORY", StatusCode::SuccessAlreadyInHistory),
+    (
+        "SUCCESS_ALREADY_IN_HISTORY",
+        StatusCode::SuccessAlreadyInHistory,
+    ),
     ("ERR_ALREADY_SETUP", StatusCode::ErrAlreadySetup),
     ("ERR_BAD_ID", StatusCode::ErrBadId),
     ("ERR_BAD_DIGEST", StatusCode::ErrBadDigest),
@@ -179,15 +188,16 @@ const FIXED: &[(&str, StatusCode)] = &[
     ("UNKNOWN_CODE", StatusCode::UnknownCode),
 ];
 
+/// Builds a numbered code from its number.
+type NumberedCode = fn(i32) -> StatusCode;
+
 /// A canonical signed decimal (`-?[1-9][0-9]*` or `0`) that fits an `i32`.
 fn canonical_i32(s: &str) -> Option<i32> {
     let digits = s.strip_prefix('-').unwrap_or(s);
     let canonical = match digits.as_bytes() {
         [] => false,
         [b'0'] => digits.len() == s.len(), // "0" but not "-0"
-        [first, rest @ ..] => {
-            (b'1'..=b'9').contains(first) && rest.iter().all(u8::is_ascii_digit)
-        }
+        [first, rest @ ..] => (b'1'..=b'9').contains(first) && rest.iter().all(u8::is_ascii_digit),
     };
     if canonical { s.parse().ok() } else { None }
 }
@@ -198,7 +208,7 @@ impl StatusCode {
         if let Some((_, code)) = FIXED.iter().find(|(wire, _)| *wire == s) {
             return code.clone();
         }
-        let numbered: [(&str, fn(i32) -> Self); 3] = [
+        let numbered: [(&str, NumberedCode); 3] = [
             ("ERR_EXIT_CODE_", Self::ErrExitCode),
             ("EXIT_CODE_", Self::ExitCode),
             ("SUCCESS_", Self::SuccessExitCode),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// The path of a file under `shared/reference/`.
-pub fn path(relative: &str) -> PathBuf {
+pub(crate) fn path(relative: &str) -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // ocs-deploy-core/ -> the repository -> its parent, which holds shared/.
     manifest
@@ -14,7 +14,7 @@ pub fn path(relative: &str) -> PathBuf {
 }
 
 /// The bytes of a reference file; panics with the path when it is missing.
-pub fn read(relative: &str) -> Vec<u8> {
+pub(crate) fn read(relative: &str) -> Vec<u8> {
     let p = path(relative);
     std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read reference file {}: {e}", p.display()))
 }

@@ -49,10 +49,22 @@ fn every_known_code_has_its_own_variant_and_prints_back() {
 
 #[test]
 fn numbered_codes_carry_their_numbers() {
-    assert_eq!(StatusCode::from_wire("SUCCESS_0"), StatusCode::SuccessExitCode(0));
-    assert_eq!(StatusCode::from_wire("SUCCESS_-1"), StatusCode::SuccessExitCode(-1));
-    assert_eq!(StatusCode::from_wire("EXIT_CODE_1603"), StatusCode::ExitCode(1603));
-    assert_eq!(StatusCode::from_wire("ERR_EXIT_CODE_2"), StatusCode::ErrExitCode(2));
+    assert_eq!(
+        StatusCode::from_wire("SUCCESS_0"),
+        StatusCode::SuccessExitCode(0)
+    );
+    assert_eq!(
+        StatusCode::from_wire("SUCCESS_-1"),
+        StatusCode::SuccessExitCode(-1)
+    );
+    assert_eq!(
+        StatusCode::from_wire("EXIT_CODE_1603"),
+        StatusCode::ExitCode(1603)
+    );
+    assert_eq!(
+        StatusCode::from_wire("ERR_EXIT_CODE_2"),
+        StatusCode::ErrExitCode(2)
+    );
 }
 
 #[test]
@@ -66,7 +78,14 @@ fn unix_agent_retry_sends_bare_success_underscore_and_it_is_kept() {
 
 #[test]
 fn non_canonical_and_overflowing_numbers_stay_verbatim() {
-    for s in ["SUCCESS_007", "SUCCESS_-0", "SUCCESS_+1", "EXIT_CODE_99999999999", "EXIT_CODE_", "ERR_EXIT_CODE_x"] {
+    for s in [
+        "SUCCESS_007",
+        "SUCCESS_-0",
+        "SUCCESS_+1",
+        "EXIT_CODE_99999999999",
+        "EXIT_CODE_",
+        "ERR_EXIT_CODE_x",
+    ] {
         assert_eq!(StatusCode::from_wire(s), StatusCode::Other(s.into()), "{s}");
         assert_eq!(StatusCode::from_wire(s).to_string(), s);
     }
@@ -95,17 +114,31 @@ fn classification_matches_the_console_columns() {
 
 #[test]
 fn exit_code_spellings_of_each_agent_family() {
-    assert_eq!(StatusCode::windows_exit(1641).to_string(), "SUCCESS_REBOOT_INITIATED");
-    assert_eq!(StatusCode::windows_exit(3011).to_string(), "SUCCESS_RESTART_REQUIRED");
+    assert_eq!(
+        StatusCode::windows_exit(1641).to_string(),
+        "SUCCESS_REBOOT_INITIATED"
+    );
+    assert_eq!(
+        StatusCode::windows_exit(3011).to_string(),
+        "SUCCESS_RESTART_REQUIRED"
+    );
     assert_eq!(StatusCode::windows_exit(-5).to_string(), "EXIT_CODE_-5");
     assert_eq!(StatusCode::unix_launch_exit(2).to_string(), "SUCCESS_2");
-    assert_eq!(StatusCode::documented_exit(2).to_string(), "ERR_EXIT_CODE_2");
+    assert_eq!(
+        StatusCode::documented_exit(2).to_string(),
+        "ERR_EXIT_CODE_2"
+    );
     assert_eq!(StatusCode::documented_exit(0), StatusCode::Success);
 }
 
 #[test]
 fn deployment_status_round_trips_through_the_stored_text() {
-    for s in [None, Some("NOTIFIED"), Some("SUCCESS_0"), Some("garbage\u{7f}")] {
+    for s in [
+        None,
+        Some("NOTIFIED"),
+        Some("SUCCESS_0"),
+        Some("garbage\u{7f}"),
+    ] {
         assert_eq!(DeploymentStatus::from_stored(s).to_stored().as_deref(), s);
     }
 }
