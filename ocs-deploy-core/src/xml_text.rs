@@ -53,7 +53,7 @@ fn decode_entity(name: &str) -> Option<char> {
                 }
                 _ => return None,
             };
-            char::from_u32(code).filter(|&c| c != '\0')
+            char::from_u32(code)
         }
     }
 }
@@ -104,6 +104,16 @@ pub(crate) fn is_well_formed_value(raw: &str) -> bool {
     })
 }
 
+/// The attribute names we read and write: ASCII letters, digits, `_`, `-` and `.`, not
+/// starting with a digit, `-` or `.` (every name OCS uses, and no namespaces).
+pub(crate) fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 fn needs_escape(c: char) -> bool {
     matches!(c, '&' | '"' | '\'' | '<' | '>') || c.is_control()
 }
@@ -117,7 +127,7 @@ mod tests {
         assert_eq!(unescape_lenient("a && b > c"), "a && b > c");
         assert_eq!(unescape_lenient("x &foo; y"), "x &foo; y");
         assert_eq!(unescape_lenient("&amp;quot;"), "&quot;");
-        assert_eq!(unescape_lenient("&#039;&#x41;&#0;"), "'A&#0;");
+        assert_eq!(unescape_lenient("&#039;&#x41;&#0;"), "'A\0");
         assert_eq!(unescape_lenient("tail &"), "tail &");
     }
 

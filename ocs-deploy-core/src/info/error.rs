@@ -27,6 +27,12 @@ pub enum InfoError {
         /// What the XML reader said.
         message: String,
     },
+    /// A value holds a NUL character, raw or as `&#0;`, which agents would cut short.
+    #[error("info file {attribute} holds a NUL character")]
+    NulCharacter {
+        /// The attribute.
+        attribute: String,
+    },
     /// There is no `DOWNLOAD` element.
     #[error("info file has no DOWNLOAD element")]
     NoDownloadElement,
@@ -34,6 +40,12 @@ pub enum InfoError {
     #[error("info file has attribute {name} twice")]
     DuplicateAttribute {
         /// The attribute.
+        name: String,
+    },
+    /// An attribute name holds characters OCS names never have.
+    #[error("info file has an attribute named {name:?}, which is not a plain XML name")]
+    BadAttributeName {
+        /// The name.
         name: String,
     },
     /// A required attribute is missing.
@@ -162,8 +174,10 @@ impl InfoError {
             Self::IdMismatch { .. } => StatusCode::ErrBadId,
             Self::NotUtf8 { .. }
             | Self::Xml { .. }
+            | Self::NulCharacter { .. }
             | Self::NoDownloadElement
             | Self::DuplicateAttribute { .. }
+            | Self::BadAttributeName { .. }
             | Self::MissingAttribute { .. }
             | Self::BadId(_)
             | Self::BadPriority(_)

@@ -9,7 +9,7 @@ use crate::package::{
     Action, AgentSupport, ArchiveKind, DigestAlgorithm, DigestEncoding, DoneAction, ExpectedDigest,
     Notification, PackageFile, PackageId, PackageInfo, Payload, Priority, Protocol,
 };
-use crate::xml_text::{is_well_formed_value, unescape_lenient};
+use crate::xml_text::{is_well_formed_value, is_xml_name, unescape_lenient};
 
 /// Something worth knowing about an info file that is nonetheless usable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +81,9 @@ pub fn read_with_notes(bytes: &[u8]) -> Result<(PackageInfo, Vec<InfoNote>), Inf
             });
         }
         let decoded = unescape_lenient(&value).into_owned();
+        if decoded.contains('\0') {
+            return Err(InfoError::NulCharacter { attribute: name });
+        }
         if unescape_lenient(&decoded) != decoded.as_str() {
             notes.push(InfoNote::DoubleEscapedValue {
                 attribute: name.clone(),
@@ -149,6 +152,9 @@ fn read_raw_attributes(bytes: &[u8]) -> Result<Vec<(String, String)>, InfoError>
         for attr in attributes {
             let attr = attr.map_err(|e| xml_error(&reader, e.to_string()))?;
             let name = attr.key.as_ref();
+            if !is_xml_name(name) {
+                return Err(InfoError::BadAttributeName { name: name.into() });
+            }
             if out.iter().any(|(k, _)| k == name) {
                 return Err(InfoError::DuplicateAttribute { name: name.into() });
             }

@@ -4,7 +4,7 @@ use core::fmt::Write as _;
 
 use super::extension;
 use crate::package::{PackageFile, PackageInfo};
-use crate::xml_text::escape_attribute;
+use crate::xml_text::{escape_attribute, is_xml_name};
 
 /// Writes an info file: the console's declaration, attribute order and spacing
 /// (`GARDEFOU` last of the OCS attributes), then our extension attributes, then the
@@ -85,14 +85,6 @@ pub fn write(info: &PackageInfo) -> String {
     }
     out.push_str(" />\n");
     out
-}
-
-fn is_xml_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 const fn flag(b: bool) -> &'static str {
