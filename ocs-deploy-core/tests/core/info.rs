@@ -370,9 +370,15 @@ fn unusable_values_are_typed_errors_reported_as_bad_param() {
         (base("OCSD_ARCHIVE=\"rar\" "), |e| {
             matches!(e, InfoError::BadExtension { .. })
         }),
-        (base("NOTIFY_TEXT=\"a\0b\" "), |e| matches!(e, InfoError::NulCharacter { .. })),
-        (base("NOTIFY_TEXT=\"a&#0;b\" "), |e| matches!(e, InfoError::NulCharacter { .. })),
-        (base("NEED_D%ONE=\"\" "), |e| matches!(e, InfoError::BadAttributeName { .. })),
+        (base("NOTIFY_TEXT=\"a\0b\" "), |e| {
+            matches!(e, InfoError::NulCharacter { .. })
+        }),
+        (base("NOTIFY_TEXT=\"a&#0;b\" "), |e| {
+            matches!(e, InfoError::NulCharacter { .. })
+        }),
+        (base("NEED_D%ONE=\"\" "), |e| {
+            matches!(e, InfoError::BadAttributeName { .. })
+        }),
         ("<OTHER ID=\"1\"/>".to_owned(), |e| {
             matches!(e, InfoError::NoDownloadElement)
         }),
