@@ -15,7 +15,7 @@
 //!   kept in [`PackageInfo::extra`](crate::PackageInfo::extra), and unusable values give an
 //!   [`InfoError`] that the agent reports as `ERR_BAD_PARAM`.
 //! - [`read_with_notes`] also says which console quirks it saw ([`InfoNote`]).
-//! - [`write`] produces the console's layout byte for byte for plain values, and escapes
+//! - [`write()`] produces the console's layout byte for byte for plain values, and escapes
 //!   `& " ' < >` as PHP's `htmlspecialchars` does otherwise.
 //!
 //! # Our extension
