@@ -4,7 +4,10 @@
 //! ```text
 //! cargo bench -p ocs-deploy-benches --bench fragment
 //! ```
-#![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates undocumented functions"
+)]
 
 use std::hint::black_box;
 

@@ -1,7 +1,7 @@
 //! `split-package`: builds a package's fragments from an archive, as the server does.
 //!
 //! Reads FILE through one reused buffer, drives the sans-IO
-//! [`Splitter`](ocs_deploy_core::fragment::Splitter), writes `<out>/<id>/<id>-<n>`, and
+//! [`Splitter`], writes `<out>/<id>/<id>-<n>`, and
 //! prints the package digest and the fragment count. Memory stays at the buffer's size
 //! whatever the file's size.
 //!
@@ -68,13 +68,13 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut message = format!("split-package: {e}");
+            eprint!("split-package: {e}");
             let mut source = e.source();
             while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
+                eprint!(": {cause}");
                 source = cause.source();
             }
-            eprintln!("{message}");
+            eprintln!();
             ExitCode::FAILURE
         }
     }
