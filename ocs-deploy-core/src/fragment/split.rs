@@ -48,9 +48,9 @@ enum Layout {
 /// Cuts an archive into fragments, sans-IO: the caller reads the archive, pushes the
 /// bytes in chunks of any size, and writes each fragment itself as it is told.
 ///
-/// One pass over the bytes computes the package digest (any [`DigestAlgorithm`], MD5 by
-/// default as the console writes) and the SHA-256 of every fragment; [`Self::finish`] turns
-/// them into the [`Payload`] of the info file.
+/// One pass over the bytes computes the package digest (any [`DigestAlgorithm`]; the
+/// console writes MD5, which both agent families check) and the SHA-256 of every fragment;
+/// [`Self::finish`] turns them into the [`Payload`] of the info file.
 ///
 /// # Why an iterator of events
 /// [`Self::push`] returns an iterator of [`SplitEvent`]s borrowing the pushed chunk rather
