@@ -1,0 +1,1 @@
+//! Runnable compositions of the ocs-deploy crates; see the `[[example]]`s in `Cargo.toml`.
