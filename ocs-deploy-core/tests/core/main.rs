@@ -3,5 +3,6 @@
 
 mod fuzz_corpus;
 mod info;
+mod protocol;
 mod reference;
 mod status;
