@@ -20,16 +20,18 @@ use ocs_deploy_core::protocol::{InventoryReply, PrologReply, Request, compressio
 /// message and decoding it again must give the same message.
 pub fn message_decode(data: &[u8]) {
     if let Ok(request) = Request::decode(data) {
-        let again = Request::decode(request.encode().as_bytes()).expect("an encoded request decodes");
+        let again =
+            Request::decode(request.encode().as_bytes()).expect("an encoded request decodes");
         assert_eq!(again, request);
     }
     if let Ok(reply) = PrologReply::decode(data) {
-        let again = PrologReply::decode(reply.encode().as_bytes()).expect("an encoded PROLOG reply decodes");
+        let again = PrologReply::decode(reply.encode().as_bytes())
+            .expect("an encoded PROLOG reply decodes");
         assert_eq!(again, reply);
     }
     if let Ok(reply) = InventoryReply::decode(data) {
-        let again =
-            InventoryReply::decode(reply.encode().as_bytes()).expect("an encoded INVENTORY reply decodes");
+        let again = InventoryReply::decode(reply.encode().as_bytes())
+            .expect("an encoded INVENTORY reply decodes");
         assert_eq!(again, reply);
     }
 }

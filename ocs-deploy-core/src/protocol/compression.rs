@@ -258,10 +258,11 @@ fn inflate_zlib(body: &[u8], limit: usize) -> Result<Vec<u8>, CompressionError> 
         if produced == 0 && position(inflater.total_in()) == consumed {
             // No progress: the input is used up without a final block.
             if consumed < body.len() {
-                return Err(corrupt("decoder stopped before the end of the input".into()));
+                return Err(corrupt(
+                    "decoder stopped before the end of the input".into(),
+                ));
             }
-            if body.ends_with(&SYNC_FLUSH_MARKER) && ends_at_block_boundary(&mut inflater, &out)
-            {
+            if body.ends_with(&SYNC_FLUSH_MARKER) && ends_at_block_boundary(&mut inflater, &out) {
                 return Ok(out);
             }
             return Err(CompressionError::Truncated {
@@ -277,11 +278,7 @@ fn inflate_zlib(body: &[u8], limit: usize) -> Result<Vec<u8>, CompressionError> 
 /// which must end the stream without producing a byte.
 fn ends_at_block_boundary(inflater: &mut Decompress, out: &[u8]) -> bool {
     let mut finish = [0x03, 0x00, 0, 0, 0, 0];
-    for (slot, byte) in finish
-        .iter_mut()
-        .skip(2)
-        .zip(adler32(1, out).to_be_bytes())
-    {
+    for (slot, byte) in finish.iter_mut().skip(2).zip(adler32(1, out).to_be_bytes()) {
         *slot = byte;
     }
     let before_out = inflater.total_out();
@@ -382,7 +379,6 @@ fn adler32(adler: u32, data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read as _;
 
     #[test]
     fn plain_detection() {

@@ -226,9 +226,9 @@ pub(crate) fn encode(option: &DownloadOption, out: &mut String) {
 fn decode_config(param: &Element) -> Result<DownloadConfig, ProtocolError> {
     let defaults = DownloadConfig::default();
     let seconds = |field: &'static str, default: Duration| {
-        param
-            .field(field)
-            .map_or(Ok(default), |v| number::<u64>(field, v).map(Duration::from_secs))
+        param.field(field).map_or(Ok(default), |v| {
+            number::<u64>(field, v).map(Duration::from_secs)
+        })
     };
     let count = |field: &'static str, default: u32| {
         param
@@ -272,7 +272,9 @@ fn decode_notice(param: &Element) -> Result<PackageNotice, ProtocolError> {
         cert_file: string("CERT_FILE"),
         schedule: param.field("SCHEDULE").map(str::to_owned),
         post_command: param.field("POSTCMD").map(str::to_owned),
-        force: param.field("FORCE").map_or(Ok(false), |v| flag("FORCE", v))?,
+        force: param
+            .field("FORCE")
+            .map_or(Ok(false), |v| flag("FORCE", v))?,
     })
 }
 
@@ -309,7 +311,13 @@ mod tests {
 
     #[test]
     fn flags_are_integers_true_unless_zero() {
-        for (text, value) in [("0", false), ("1", true), ("2", true), ("-0", false), ("00", false)] {
+        for (text, value) in [
+            ("0", false),
+            ("1", true),
+            ("2", true),
+            ("-0", false),
+            ("00", false),
+        ] {
             assert_eq!(flag("ON", text), Ok(value), "{text}");
         }
         for text in ["", "-", "yes", " 1", "1.0"] {

@@ -130,7 +130,8 @@ pub(crate) fn encode_request(
     hardware: &Hardware,
     history: Option<&[HistoryEntry]>,
 ) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<REQUEST>\n  <CONTENT>\n");
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<REQUEST>\n  <CONTENT>\n");
     match history {
         None => {}
         Some([]) => out.push_str("    <DOWNLOAD>\n      <HISTORY />\n    </DOWNLOAD>\n"),

@@ -130,7 +130,9 @@ impl Element {
 
 /// Whether a value is empty or XML whitespace only.
 pub(crate) fn is_blank(value: &str) -> bool {
-    value.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    value
+        .bytes()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 /// Reads a document whose root must be `shape`, keeping only what `shape` names.
@@ -358,7 +360,11 @@ mod tests {
 
     #[test]
     fn unknown_names_are_not_kept() {
-        let root = parse(br#"<R B="x" A="1"><B>2</B><D><A>3</A></D><C A="4"/></R>"#, &TREE).unwrap();
+        let root = parse(
+            br#"<R B="x" A="1"><B>2</B><D><A>3</A></D><C A="4"/></R>"#,
+            &TREE,
+        )
+        .unwrap();
         assert_eq!(root.field("B"), None);
         assert_eq!(root.children.len(), 1);
         assert_eq!(root.child("C").and_then(|c| c.field("A")), Some("4"));
@@ -397,7 +403,11 @@ mod tests {
 
     #[test]
     fn depth_is_bounded_also_inside_skipped_elements() {
-        let deep = format!("<R>{}{}</R>", "<X>".repeat(MAX_DEPTH), "</X>".repeat(MAX_DEPTH));
+        let deep = format!(
+            "<R>{}{}</R>",
+            "<X>".repeat(MAX_DEPTH),
+            "</X>".repeat(MAX_DEPTH)
+        );
         assert_eq!(
             parse(deep.as_bytes(), &TREE).unwrap_err(),
             ProtocolError::TooDeep { max: MAX_DEPTH }

@@ -169,7 +169,10 @@ fn real_agent_download_log_reply_decodes() {
     let log = String::from_utf8(reference::read("real-agent/download-log.txt")).expect("utf-8");
     let xml = log
         .lines()
-        .find_map(|l| l.strip_prefix("[debug] [download] <?xml").map(|rest| format!("<?xml{rest}")))
+        .find_map(|l| {
+            l.strip_prefix("[debug] [download] <?xml")
+                .map(|rest| format!("<?xml{rest}"))
+        })
         .expect("the log shows the reply");
     let reply = PrologReply::decode(xml.as_bytes()).expect("decodes");
     let download = reply.download.expect("download option");
@@ -218,7 +221,9 @@ fn windows_download_result() {
 
 #[test]
 fn attributes_and_child_elements_are_equivalent() {
-    let a = Request::decode(br#"<REQUEST ID="1" DEVICEID="h-2024-01-01-00-00-00" QUERY="DOWNLOAD" ERR="SUCCESS"/>"#);
+    let a = Request::decode(
+        br#"<REQUEST ID="1" DEVICEID="h-2024-01-01-00-00-00" QUERY="DOWNLOAD" ERR="SUCCESS"/>"#,
+    );
     let b = Request::decode(b"<REQUEST><QUERY>DOWNLOAD</QUERY><ERR>SUCCESS</ERR><ID>1</ID><DEVICEID>h-2024-01-01-00-00-00</DEVICEID></REQUEST>");
     assert_eq!(a, b);
     assert!(a.is_ok());
@@ -251,14 +256,18 @@ fn inventory_history_missing_versus_empty() {
     let empty = Request::decode(
         b"<REQUEST><DEVICEID>h-2024-01-01-00-00-00</DEVICEID><QUERY>INVENTORY</QUERY><CONTENT><DOWNLOAD><HISTORY/></DOWNLOAD></CONTENT></REQUEST>",
     );
-    assert!(matches!(missing, Ok(Request::Inventory { history: None, hardware, .. }) if hardware == Hardware::default()));
+    assert!(
+        matches!(missing, Ok(Request::Inventory { history: None, hardware, .. }) if hardware == Hardware::default())
+    );
     assert!(matches!(empty, Ok(Request::Inventory { history: Some(h), .. }) if h.is_empty()));
 }
 
 #[test]
 fn other_queries_and_lenient_values() {
     assert_eq!(
-        Request::decode(br#"<REQUEST DEVICEID="a &amp; b && c-2024-01-01-00-00-00" QUERY="SYSTEM"/>"#),
+        Request::decode(
+            br#"<REQUEST DEVICEID="a &amp; b && c-2024-01-01-00-00-00" QUERY="SYSTEM"/>"#
+        ),
         Ok(Request::Other {
             device_id: "a & b && c-2024-01-01-00-00-00".into(),
             query: "SYSTEM".into()
@@ -268,7 +277,10 @@ fn other_queries_and_lenient_values() {
 
 #[test]
 fn errors_are_typed() {
-    assert!(matches!(Request::decode(b"<REQUEST"), Err(ProtocolError::Xml { .. })));
+    assert!(matches!(
+        Request::decode(b"<REQUEST"),
+        Err(ProtocolError::Xml { .. })
+    ));
     assert_eq!(
         Request::decode(b"<REPLY/>"),
         Err(ProtocolError::WrongRoot {
@@ -276,7 +288,10 @@ fn errors_are_typed() {
             found: "REPLY".into()
         })
     );
-    assert_eq!(Request::decode(b"<?xml version='1.0'?>"), Err(ProtocolError::NoRoot));
+    assert_eq!(
+        Request::decode(b"<?xml version='1.0'?>"),
+        Err(ProtocolError::NoRoot)
+    );
     assert_eq!(
         Request::decode(br#"<REQUEST QUERY="PROLOG"/>"#),
         Err(ProtocolError::MissingDeviceId)
@@ -350,8 +365,15 @@ fn download_option_defaults_and_stop_without_options() {
 
 #[test]
 fn device_ids() {
-    for good in ["vm-2026-11-24-06-35-53", "a-b-0000-00-00-00-00-00", "é x-2024-01-01-00-00-00"] {
-        assert_eq!(DeviceId::parse(good).map(|d| d.to_string()), Ok(good.to_owned()));
+    for good in [
+        "vm-2026-11-24-06-35-53",
+        "a-b-0000-00-00-00-00-00",
+        "é x-2024-01-01-00-00-00",
+    ] {
+        assert_eq!(
+            DeviceId::parse(good).map(|d| d.to_string()),
+            Ok(good.to_owned())
+        );
     }
     for bad in [
         "",
@@ -386,7 +408,11 @@ fn sync_flushed(body: &[u8]) -> Vec<u8> {
     compress
         .compress_vec(body, &mut out, FlushCompress::Sync)
         .expect("compresses");
-    assert_eq!(compress.total_in(), body.len() as u64, "output buffer large enough");
+    assert_eq!(
+        compress.total_in(),
+        body.len() as u64,
+        "output buffer large enough"
+    );
     out
 }
 
@@ -431,14 +457,20 @@ fn bad_checksums_and_garbage_are_refused() {
     zlib[last] ^= 1;
     assert!(matches!(
         compression::decode(&zlib, MIB),
-        Err(CompressionError::Corrupt { encoding: Encoding::Zlib, .. })
+        Err(CompressionError::Corrupt {
+            encoding: Encoding::Zlib,
+            ..
+        })
     ));
     let mut gz = compression::encode(&xml, Encoding::Gzip);
     let crc = gz.len() - 6;
     gz[crc] ^= 1;
     assert!(matches!(
         compression::decode(&gz, MIB),
-        Err(CompressionError::Corrupt { encoding: Encoding::Gzip, .. })
+        Err(CompressionError::Corrupt {
+            encoding: Encoding::Gzip,
+            ..
+        })
     ));
     assert_eq!(compression::decode(b"", MIB), Err(CompressionError::Empty));
     assert_eq!(
@@ -449,7 +481,8 @@ fn bad_checksums_and_garbage_are_refused() {
     let raw = {
         let mut c = Compress::new(Compression::default(), false);
         let mut out = Vec::with_capacity(1024);
-        c.compress_vec(&xml, &mut out, FlushCompress::Finish).expect("compresses");
+        c.compress_vec(&xml, &mut out, FlushCompress::Finish)
+            .expect("compresses");
         out
     };
     assert!(compression::decode(&raw, MIB).is_err());
@@ -480,7 +513,11 @@ fn zip_bomb_hits_the_limit() {
 
 #[test]
 fn plain_detection() {
-    for body in [&b"<?XML version='1.0'?><REPLY/>"[..], b"\xef\xbb\xbf \r\n<REPLY/>", b"<REPLY/>"] {
+    for body in [
+        &b"<?XML version='1.0'?><REPLY/>"[..],
+        b"\xef\xbb\xbf \r\n<REPLY/>",
+        b"<REPLY/>",
+    ] {
         assert_eq!(
             compression::decode(body, MIB),
             Ok((body.to_vec(), Encoding::Plain))
@@ -497,10 +534,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 fn device_id() -> impl Strategy<Value = String> {
-    prop_oneof![
-        text(),
-        "[a-zA-Z0-9.&-]{1,12}-[0-9]{4}(-[0-9]{2}){5}"
-    ]
+    prop_oneof![text(), "[a-zA-Z0-9.&-]{1,12}-[0-9]{4}(-[0-9]{2}){5}"]
 }
 
 fn package_id() -> impl Strategy<Value = PackageId> {
@@ -511,7 +545,9 @@ fn status() -> impl Strategy<Value = StatusCode> {
     prop_oneof![
         Just(StatusCode::UnknownCode),
         "(SUCCESS|EXIT_CODE|ERR_EXIT_CODE)_-?[0-9]{1,5}".prop_map(|s| StatusCode::from_wire(&s)),
-        text().prop_filter("0 means unknown", |s| s != "0").prop_map(|s| StatusCode::from_wire(&s)),
+        text()
+            .prop_filter("0 means unknown", |s| s != "0")
+            .prop_map(|s| StatusCode::from_wire(&s)),
     ]
 }
 
@@ -531,7 +567,10 @@ fn request() -> impl Strategy<Value = Request> {
         (
             device_id(),
             hardware,
-            proptest::option::of(proptest::collection::vec(package_id().prop_map(HistoryEntry::Package), 0..5))
+            proptest::option::of(proptest::collection::vec(
+                package_id().prop_map(HistoryEntry::Package),
+                0..5
+            ))
         )
             .prop_map(|(device_id, hardware, history)| Request::Inventory {
                 device_id,
@@ -562,7 +601,13 @@ fn notice() -> impl Strategy<Value = PackageNotice> {
         any::<bool>(),
     )
         .prop_map(
-            |(id, (info_location, pack_location, cert_path, cert_file), schedule, post_command, force)| {
+            |(
+                id,
+                (info_location, pack_location, cert_path, cert_file),
+                schedule,
+                post_command,
+                force,
+            )| {
                 PackageNotice {
                     id,
                     info_location,
@@ -587,15 +632,17 @@ fn prolog_reply() -> impl Strategy<Value = PrologReply> {
         any::<u32>(),
         0u64..=u64::MAX / 60,
     )
-        .prop_map(|(enabled, f, c, p, period_length, timeout_days, e)| DownloadConfig {
-            enabled,
-            fragment_latency: Duration::from_secs(f),
-            cycle_latency: Duration::from_secs(c),
-            period_latency: Duration::from_secs(p),
-            period_length,
-            timeout_days,
-            execution_timeout: Duration::from_secs(e * 60),
-        });
+        .prop_map(
+            |(enabled, f, c, p, period_length, timeout_days, e)| DownloadConfig {
+                enabled,
+                fragment_latency: Duration::from_secs(f),
+                cycle_latency: Duration::from_secs(c),
+                period_latency: Duration::from_secs(p),
+                period_length,
+                timeout_days,
+                execution_timeout: Duration::from_secs(e * 60),
+            },
+        );
     let download = proptest::option::of(
         (config, proptest::collection::vec(notice(), 0..4))
             .prop_map(|(config, packages)| DownloadOption { config, packages }),
@@ -606,12 +653,14 @@ fn prolog_reply() -> impl Strategy<Value = PrologReply> {
         proptest::option::of(any::<bool>()),
         download,
     )
-        .prop_map(|(response, prolog_freq, inventory_on_startup, download)| PrologReply {
-            response,
-            prolog_freq,
-            inventory_on_startup,
-            download,
-        })
+        .prop_map(
+            |(response, prolog_freq, inventory_on_startup, download)| PrologReply {
+                response,
+                prolog_freq,
+                inventory_on_startup,
+                download,
+            },
+        )
 }
 
 fn inventory_reply() -> impl Strategy<Value = InventoryReply> {
@@ -621,7 +670,10 @@ fn inventory_reply() -> impl Strategy<Value = InventoryReply> {
             Just(InventoryResponse::NoAccountUpdate)
         ],
         proptest::collection::vec(
-            (prop_oneof![Just(String::new()), text()], prop_oneof![Just(String::new()), text()]),
+            (
+                prop_oneof![Just(String::new()), text()],
+                prop_oneof![Just(String::new()), text()],
+            ),
             0..4,
         ),
     )
