@@ -739,3 +739,369 @@ proptest! {
         let _ = InventoryReply::decode(s.as_bytes());
     }
 }
+
+// ---- wire layout, framing edge cases and bounds ----
+
+#[test]
+fn prolog_reply_layout_is_byte_exact() {
+    let bytes = reference::read("real-agent/prolog-reply-given.xml");
+    let reply = PrologReply::decode(&bytes).expect("decodes");
+    assert_eq!(reply.encode().as_bytes(), bytes.as_slice());
+}
+
+#[test]
+fn inventory_request_has_the_unix_agent_download_part() {
+    let part = String::from_utf8(reference::read("real-agent/inventory-download-part.xml"))
+        .expect("utf-8");
+    let request = Request::Inventory {
+        device_id: "vm-2026-11-24-06-35-53".into(),
+        hardware: Hardware::default(),
+        history: Some(vec![HistoryEntry::Package(id(1_700_000_000))]),
+    };
+    let xml = request.encode();
+    // The reference part was cut from the agent's inventory at 4 spaces of indentation.
+    assert!(xml.contains(&format!("    {part}")), "{xml}");
+    assert!(
+        xml.find("<DOWNLOAD>") < xml.find("<HARDWARE"),
+        "XMLout sorts keys: {xml}"
+    );
+}
+
+#[test]
+fn replies_are_compressed_like_the_real_server() {
+    // real-server/http-responses.txt: zlib bodies start 78 9c (default level). The bytes
+    // differ slightly from C zlib's (zlib-rs picks other blocks; 135 bytes here against
+    // the 133 of the captured content-length), which no decoder cares about.
+    let xml = reference::read("real-server/inventory-reply-account-update.xml");
+    let body = compression::encode_zlib(&xml);
+    assert_eq!(body[..2], [0x78, 0x9c]);
+    // A one-shot strict decoder (as the Unix agent's uncompress) needs the trailer.
+    let mut strict = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(&body[..]), &mut strict)
+        .expect("complete stream");
+    assert_eq!(strict, xml);
+}
+
+#[test]
+fn windows_agent_flushes_in_a_loop() {
+    // The Windows agent calls deflate(Z_SYNC_FLUSH) once per buffer and never finishes.
+    let xml = reference::read("real-server/prolog-reply-with-package.xml");
+    let mut compress = Compress::new(Compression::default(), true);
+    let mut body = Vec::with_capacity(4096);
+    for piece in xml.chunks(100) {
+        compress
+            .compress_vec(piece, &mut body, FlushCompress::Sync)
+            .expect("compresses");
+    }
+    assert!(body.ends_with(&[0, 0, 0xff, 0xff]));
+    assert_eq!(compression::decode(&body, MIB), Ok((xml, Encoding::Zlib)));
+}
+
+#[test]
+fn sync_flush_marker_inside_a_block_is_truncation() {
+    // A stored block announcing 100 bytes, cut after 10 that happen to end in 00 00 ff ff:
+    // the input ends like a sync flush, but not at a block boundary.
+    let mut body = vec![0x78, 0x01, 0x00, 100, 0, !100, 0xff];
+    body.extend_from_slice(b"abcdef\0\0\xff\xff");
+    assert_eq!(
+        compression::decode(&body, MIB),
+        Err(CompressionError::Truncated {
+            encoding: Encoding::Zlib
+        })
+    );
+    // The same bytes as a complete stored block followed by a real sync flush decode.
+    let mut good = vec![0x78, 0x01, 0x00, 10, 0, !10, 0xff];
+    good.extend_from_slice(b"abcdef\0\0\xff\xff");
+    good.extend_from_slice(&[0x00, 0x00, 0x00, 0xff, 0xff]);
+    assert_eq!(
+        compression::decode(&good, MIB),
+        Ok((b"abcdef\0\0\xff\xff".to_vec(), Encoding::Zlib))
+    );
+}
+
+#[test]
+fn data_after_the_stream_and_gzip_members() {
+    let xml = reference::read("real-agent/prolog-request.xml");
+    let mut zlib = compression::encode_zlib(&xml);
+    zlib.extend_from_slice(b"trailing garbage");
+    assert_eq!(
+        compression::decode(&zlib, MIB),
+        Ok((xml.clone(), Encoding::Zlib))
+    );
+
+    let member = compression::encode_gzip(&xml);
+    let mut two = member.clone();
+    two.extend_from_slice(&member);
+    let mut both = xml.clone();
+    both.extend_from_slice(&xml);
+    assert_eq!(compression::decode(&two, MIB), Ok((both, Encoding::Gzip)));
+    let mut padded = member.clone();
+    padded.extend_from_slice(&[0; 16]);
+    assert_eq!(compression::decode(&padded, MIB), Ok((xml, Encoding::Gzip)));
+    // A second member that is cut short is an error, not silently dropped.
+    let mut cut = member.clone();
+    cut.extend_from_slice(&member[..member.len() / 2]);
+    assert_eq!(
+        compression::decode(&cut, MIB),
+        Err(CompressionError::Truncated {
+            encoding: Encoding::Gzip
+        })
+    );
+    // The limit counts every member.
+    assert_eq!(
+        compression::decode(&two, member.len()),
+        compression::decode(&two, member.len()).and(Err(CompressionError::TooLarge {
+            limit: member.len()
+        }))
+    );
+}
+
+#[test]
+fn preset_dictionary_streams_are_refused() {
+    // FDICT set: OCS never uses one, and we have none to give.
+    let body = [0x78, 0xbb, 0, 0, 0, 1, 0x03, 0x00];
+    assert!(matches!(
+        compression::decode(&body, MIB),
+        Err(CompressionError::Corrupt {
+            encoding: Encoding::Zlib,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn history_keeps_ids_that_are_not_package_ids() {
+    let xml = br#"<REQUEST><DEVICEID>h-2024-01-01-00-00-00</DEVICEID><QUERY>INVENTORY</QUERY>
+<CONTENT><DOWNLOAD><HISTORY>
+  <PACKAGE ID="1700000000"/><PACKAGE ID="0170"/><PACKAGE ID="../x"/><PACKAGE/><PACKAGE ID=" "/>
+  <PACKAGE><ID>1700000001</ID></PACKAGE>
+</HISTORY></DOWNLOAD></CONTENT></REQUEST>"#;
+    let request = Request::decode(xml).expect("decodes");
+    let Request::Inventory {
+        history: Some(history),
+        ..
+    } = &request
+    else {
+        panic!("an inventory with a history: {request:?}");
+    };
+    assert_eq!(
+        history,
+        &[
+            HistoryEntry::Package(id(1_700_000_000)),
+            HistoryEntry::Unrecognized("0170".into()),
+            HistoryEntry::Unrecognized("../x".into()),
+            HistoryEntry::Package(id(1_700_000_001)),
+        ]
+    );
+    assert_eq!(Request::decode(request.encode().as_bytes()), Ok(request));
+}
+
+#[test]
+fn whole_inventories_keep_only_what_deployment_needs() {
+    // A real inventory is mostly software lists; they are skipped while reading, even
+    // past the element bound and with attributes that are not even well formed.
+    let software = "<SOFTWARES><NAME>pkg</NAME><VERSION>1.0</VERSION><PUBLISHER>x &amp; y</PUBLISHER></SOFTWARES>\n";
+    let xml = format!(
+        "<REQUEST><DEVICEID>h-2024-01-01-00-00-00</DEVICEID><CONTENT><HARDWARE><NAME>h</NAME><OSNAME>Linux</OSNAME><MEMORY>1024</MEMORY></HARDWARE>{}<DRIVES LETTER=unquoted/>\
+         <DOWNLOAD><HISTORY><PACKAGE ID=\"1700000000\"/></HISTORY></DOWNLOAD></CONTENT><QUERY>INVENTORY</QUERY></REQUEST>",
+        software.repeat(120_000)
+    );
+    assert_eq!(
+        Request::decode(xml.as_bytes()),
+        Ok(Request::Inventory {
+            device_id: "h-2024-01-01-00-00-00".into(),
+            hardware: Hardware {
+                name: Some("h".into()),
+                os_name: Some("Linux".into()),
+                ip_address: None,
+            },
+            history: Some(vec![HistoryEntry::Package(id(1_700_000_000))]),
+        })
+    );
+}
+
+#[test]
+fn elements_kept_are_bounded() {
+    let xml = format!(
+        "<REQUEST DEVICEID=\"h-2024-01-01-00-00-00\" QUERY=\"INVENTORY\"><CONTENT><DOWNLOAD><HISTORY>{}</HISTORY></DOWNLOAD></CONTENT></REQUEST>",
+        "<PACKAGE ID=\"1\"/>".repeat(100_001)
+    );
+    assert!(matches!(
+        Request::decode(xml.as_bytes()),
+        Err(ProtocolError::TooManyElements { .. })
+    ));
+}
+
+#[test]
+fn errors_keep_only_an_excerpt_of_hostile_text() {
+    let long = "x".repeat(1_000_000);
+    let err = Request::decode(format!("<REQUEST DEVICEID=\"{long}\"/>").as_bytes())
+        .expect_err("no query");
+    let ProtocolError::MissingQuery { device_id } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        device_id.chars().count(),
+        ocs_deploy_core::protocol::EXCERPT_CHARS + 1
+    );
+    assert!(err.to_string().len() < 200);
+    let err = DeviceId::parse(&long).expect_err("bad id");
+    assert!(err.to_string().len() < 300);
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_replaced() {
+    // A Latin-1 host name in an otherwise UTF-8 request.
+    let xml =
+        b"<REQUEST><DEVICEID>caf\xe9-2024-01-01-00-00-00</DEVICEID><QUERY>PROLOG</QUERY></REQUEST>";
+    assert_eq!(
+        Request::decode(xml),
+        Ok(Request::Prolog {
+            device_id: "caf\u{fffd}-2024-01-01-00-00-00".into()
+        })
+    );
+}
+
+#[test]
+fn line_breaks_in_attributes_are_normalized() {
+    // XML attribute-value normalization: a literal line break is a space, `&#10;` is not.
+    let xml = b"<REQUEST DEVICEID=\"h-2024-01-01-00-00-00\" QUERY=\"UP\r\nDATE\" ERR=\"a&#10;b\"/>";
+    assert_eq!(
+        Request::decode(xml),
+        Ok(Request::Other {
+            device_id: "h-2024-01-01-00-00-00".into(),
+            query: "UP DATE".into()
+        })
+    );
+}
+
+#[test]
+fn download_settings_are_read_as_the_agents_read_them() {
+    let reply = |param: &str| {
+        PrologReply::decode(
+            format!("<REPLY><RESPONSE>SEND</RESPONSE><OPTION><NAME>DOWNLOAD</NAME>{param}</OPTION></REPLY>")
+                .as_bytes(),
+        )
+    };
+    // A flag is an integer, true unless zero; an empty value takes the default.
+    let on = reply(r#"<PARAM TYPE="CONF" ON="2" FRAG_LATENCY="" PERIOD_LENGTH="3"/>"#)
+        .expect("decodes")
+        .download
+        .expect("option");
+    assert!(on.config.enabled);
+    assert_eq!(on.config.fragment_latency, Duration::from_secs(10));
+    assert_eq!(on.config.period_length, 3);
+    // PARAM values as child elements, as XML::Simple would also read them.
+    let elements = reply("<PARAM><TYPE>CONF</TYPE><ON>0</ON><TIMEOUT>7</TIMEOUT></PARAM>")
+        .expect("decodes")
+        .download
+        .expect("option");
+    assert!(!elements.config.enabled);
+    assert_eq!(elements.config.timeout_days, 7);
+    for (param, field) in [
+        (r#"<PARAM TYPE="CONF" FRAG_LATENCY="-1"/>"#, "FRAG_LATENCY"),
+        (r#"<PARAM TYPE="CONF" ON="yes"/>"#, "ON"),
+        (
+            r#"<PARAM TYPE="CONF" EXECUTION_TIMEOUT="18446744073709551615"/>"#,
+            "EXECUTION_TIMEOUT",
+        ),
+        (r#"<PARAM TYPE="PACK" ID="5" FORCE="x"/>"#, "FORCE"),
+    ] {
+        assert!(
+            matches!(reply(param), Err(ProtocolError::BadValue { field: f, .. }) if f == field),
+            "{param}"
+        );
+    }
+    for param in [
+        r#"<PARAM TYPE="PACK"/>"#,
+        r#"<PARAM TYPE="PACK" ID="../../etc"/>"#,
+    ] {
+        assert!(
+            matches!(reply(param), Err(ProtocolError::BadNoticePackageId { .. })),
+            "{param}"
+        );
+    }
+    // Unknown PARAM types and other options are ignored.
+    let other = reply(r#"<PARAM TYPE="OTHER" ID="x"/>"#).expect("decodes");
+    assert_eq!(other.download.expect("option").packages, vec![]);
+}
+
+#[test]
+fn device_ids_are_stricter_than_perl_where_it_matters() {
+    for bad in [
+        "h\r-2024-01-01-00-00-00",                       // Perl's `.` takes \r
+        "h-\u{664}\u{660}\u{662}\u{664}-01-01-00-00-00", // Perl's \d takes Arabic digits
+    ] {
+        assert!(DeviceId::parse(bad).is_err(), "{bad:?}");
+    }
+    let id = DeviceId::parse("h-2024-01-01-00-00-00").expect("good");
+    assert_eq!(id.clone().into_string(), "h-2024-01-01-00-00-00");
+    assert_eq!("h-2024-01-01-00-00-00".parse::<DeviceId>(), Ok(id));
+}
+
+#[test]
+fn notices_built_for_a_plain_activation() {
+    let notice = PackageNotice::new(id(1_700_000_000), "srv/download", "srv:8080/download");
+    assert_eq!(
+        notice,
+        PackageNotice {
+            id: id(1_700_000_000),
+            info_location: "srv/download".into(),
+            pack_location: "srv:8080/download".into(),
+            cert_path: PackageNotice::DEFAULT_CERT_PATH.into(),
+            cert_file: PackageNotice::DEFAULT_CERT_FILE.into(),
+            schedule: None,
+            post_command: None,
+            force: false,
+        }
+    );
+    assert_eq!(
+        Request::Other {
+            device_id: "d".into(),
+            query: "SYSTEM".into()
+        }
+        .query(),
+        "SYSTEM"
+    );
+}
+
+proptest! {
+    #[test]
+    fn history_entries_round_trip(ids in proptest::collection::vec("[0-9a-z./]{1,8}", 0..6)) {
+        let history: Vec<_> = ids.iter().map(|s| HistoryEntry::parse(s)).collect();
+        for (entry, text) in history.iter().zip(&ids) {
+            prop_assert_eq!(&entry.to_string(), text);
+        }
+        let request = Request::Inventory {
+            device_id: "h-2024-01-01-00-00-00".into(),
+            hardware: Hardware::default(),
+            history: Some(history),
+        };
+        prop_assert_eq!(Request::decode(request.encode().as_bytes()), Ok(request));
+    }
+
+    #[test]
+    fn device_ids_made_by_agents_parse(
+        host in "[^\r\n]{1,20}",
+        parts in (0u16..=9999, 0u8..=99, 0u8..=99, 0u8..=99, 0u8..=99, 0u8..=99),
+    ) {
+        let (y, mo, d, h, mi, s) = parts;
+        let id = DeviceId::new(&host, y, mo, d, h, mi, s).expect("valid parts");
+        prop_assert_eq!(DeviceId::parse(id.as_str()), Ok(id.clone()));
+        prop_assert!(id.as_str().starts_with(&host));
+    }
+
+    #[test]
+    fn decoded_sizes_never_pass_the_limit(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        limit in 0usize..4096,
+    ) {
+        for body in [bytes.clone(), compression::encode_zlib(&bytes), compression::encode_gzip(&bytes)] {
+            match compression::decode(&body, limit) {
+                Ok((out, _)) => prop_assert!(out.len() <= limit),
+                Err(CompressionError::TooLarge { limit: l }) => prop_assert_eq!(l, limit),
+                Err(_) => {}
+            }
+        }
+    }
+}
