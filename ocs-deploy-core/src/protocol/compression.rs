@@ -313,7 +313,14 @@ fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, CompressionError> {
                 }
             }
         }
-        rest = member.into_inner();
+        let after = member.into_inner();
+        if after.len() >= rest.len() {
+            return Err(CompressionError::Corrupt {
+                encoding: Encoding::Gzip,
+                message: "empty gzip member".into(),
+            });
+        }
+        rest = after;
         // Another member follows, or we are done (trailing data is ignored).
         if !rest.starts_with(&GZIP_MAGIC) {
             return Ok(out);

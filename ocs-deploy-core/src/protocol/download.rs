@@ -6,7 +6,7 @@ use core::time::Duration;
 
 use super::ProtocolError;
 use super::error::excerpt;
-use super::xml::{Element, Shape, escape};
+use super::xml::{self, Element, Shape, escape};
 use crate::PackageId;
 
 /// The `DOWNLOAD` option of a PROLOG reply.
@@ -184,7 +184,7 @@ pub(crate) fn decode(reply: &Element) -> Result<Option<DownloadOption>, Protocol
     }
     Ok(Some(DownloadOption {
         config: config.unwrap_or_default(),
-        packages,
+        packages: xml::check_entries(packages, "packages")?,
     }))
 }
 

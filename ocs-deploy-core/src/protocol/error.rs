@@ -45,6 +45,14 @@ pub enum ProtocolError {
         /// The maximum count.
         max: usize,
     },
+    /// A list in the message (history, packages, account info) is longer than we accept.
+    #[error("message lists more than {max} {list}")]
+    TooManyEntries {
+        /// What the list holds.
+        list: &'static str,
+        /// The maximum length.
+        max: usize,
+    },
     /// The root element is not the expected one.
     #[error("expected root element {expected}, found {found:?}")]
     WrongRoot {

@@ -99,7 +99,9 @@ pub(crate) const CONTENT: Shape = Shape {
 };
 
 /// Reads the hardware and the history from a request's root.
-pub(crate) fn decode_content(root: &Element) -> (Hardware, Option<Vec<HistoryEntry>>) {
+pub(crate) fn decode_content(
+    root: &Element,
+) -> Result<(Hardware, Option<Vec<HistoryEntry>>), ProtocolError> {
     let content = root.child("CONTENT");
     let hardware = content
         .and_then(|c| c.child("HARDWARE"))
@@ -118,8 +120,10 @@ pub(crate) fn decode_content(root: &Element) -> (Hardware, Option<Vec<HistoryEnt
                 .filter_map(|p| p.field("ID"))
                 .map(HistoryEntry::parse)
                 .collect()
-        });
-    (hardware, history)
+        })
+        .map(|h| xml::check_entries(h, "history entries"))
+        .transpose()?;
+    Ok((hardware, history))
 }
 
 /// Writes the inventory request as the Unix agent does (`XMLout` with sorted keys and
@@ -244,6 +248,7 @@ impl InventoryReply {
                 )
             })
             .collect();
+        let account_info = xml::check_entries(account_info, "account info entries")?;
         Ok(Self {
             response,
             account_info,

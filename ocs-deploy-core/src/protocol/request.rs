@@ -152,7 +152,7 @@ impl Request {
         match query {
             "PROLOG" => Ok(Self::Prolog { device_id }),
             "INVENTORY" => {
-                let (hardware, history) = inventory::decode_content(&root);
+                let (hardware, history) = inventory::decode_content(&root)?;
                 Ok(Self::Inventory {
                     device_id,
                     hardware,

@@ -20,6 +20,23 @@ pub(crate) const MAX_DEPTH: usize = 64;
 /// keeps one per package offered, an inventory one per history entry.
 pub(crate) const MAX_ELEMENTS: usize = 100_000;
 
+/// The most entries a list in a message may hold (history entries, packages offered,
+/// account info entries). Encoding a list of this many writes at most three elements per
+/// entry plus a few, under [`MAX_ELEMENTS`], so whatever decodes also decodes again once
+/// encoded.
+pub(crate) const MAX_ENTRIES: usize = 30_000;
+
+/// Refuses a list longer than [`MAX_ENTRIES`].
+pub(crate) fn check_entries<T>(list: Vec<T>, name: &'static str) -> Result<Vec<T>, ProtocolError> {
+    if list.len() > MAX_ENTRIES {
+        return Err(ProtocolError::TooManyEntries {
+            list: name,
+            max: MAX_ENTRIES,
+        });
+    }
+    Ok(list)
+}
+
 /// The elements a decoder reads: a name and the names read under it. An element whose
 /// shape has no children is a leaf: its text is kept, its child elements skipped.
 /// Attributes are kept only when a child shape has their name, since an attribute and a

@@ -904,7 +904,7 @@ fn whole_inventories_keep_only_what_deployment_needs() {
     let xml = format!(
         "<REQUEST><DEVICEID>h-2024-01-01-00-00-00</DEVICEID><CONTENT><HARDWARE><NAME>h</NAME><OSNAME>Linux</OSNAME><MEMORY>1024</MEMORY></HARDWARE>{}<DRIVES LETTER=unquoted/>\
          <DOWNLOAD><HISTORY><PACKAGE ID=\"1700000000\"/></HISTORY></DOWNLOAD></CONTENT><QUERY>INVENTORY</QUERY></REQUEST>",
-        software.repeat(120_000)
+        software.repeat(30_000)
     );
     assert_eq!(
         Request::decode(xml.as_bytes()),
@@ -929,6 +929,38 @@ fn elements_kept_are_bounded() {
     assert!(matches!(
         Request::decode(xml.as_bytes()),
         Err(ProtocolError::TooManyElements { .. })
+    ));
+}
+
+#[test]
+fn lists_are_bounded_so_that_what_decodes_encodes_and_decodes_again() {
+    let entries = |n: usize| "<ACCOUNTINFO KEYNAME=\"K\" KEYVALUE=\"V\"/>".repeat(n);
+    // 30 000 entries in attribute form are 30 000 elements, but 90 000 once encoded.
+    let at_bound = format!(
+        "<REPLY RESPONSE=\"ACCOUNT_UPDATE\">{}</REPLY>",
+        entries(30_000)
+    );
+    let reply = InventoryReply::decode(at_bound.as_bytes()).expect("at the bound");
+    assert_eq!(reply.account_info.len(), 30_000);
+    assert_eq!(InventoryReply::decode(reply.encode().as_bytes()), Ok(reply));
+    let over = format!(
+        "<REPLY RESPONSE=\"ACCOUNT_UPDATE\">{}</REPLY>",
+        entries(30_001)
+    );
+    assert_eq!(
+        InventoryReply::decode(over.as_bytes()),
+        Err(ProtocolError::TooManyEntries {
+            list: "account info entries",
+            max: 30_000
+        })
+    );
+    let history = format!(
+        "<REQUEST DEVICEID=\"h-2024-01-01-00-00-00\" QUERY=\"INVENTORY\"><CONTENT><DOWNLOAD><HISTORY>{}</HISTORY></DOWNLOAD></CONTENT></REQUEST>",
+        "<PACKAGE ID=\"1\"/>".repeat(30_001)
+    );
+    assert!(matches!(
+        Request::decode(history.as_bytes()),
+        Err(ProtocolError::TooManyEntries { .. })
     ));
 }
 
