@@ -115,7 +115,9 @@ impl PrologReply {
     /// `shared/reference/real-agent/prolog-reply-given.xml`): an XML declaration, no
     /// line breaks, `RESPONSE`, `PROLOG_FREQ` and `INVENTORY_ON_STARTUP` as elements,
     /// the option's `NAME` as an element and its parameters as attributes, `CONF`
-    /// first.
+    /// first with `ON` always written. A missing schedule or post command is written as
+    /// an empty attribute, as the OCS server writes it; the Windows agent reads an empty
+    /// attribute as absent.
     pub fn encode(&self) -> String {
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><REPLY><RESPONSE>");
         out.push_str(self.response.as_str());
