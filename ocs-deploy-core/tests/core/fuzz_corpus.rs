@@ -8,7 +8,9 @@ use std::path::PathBuf;
 mod checks;
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
         .map(|entry| entry.expect("corpus entry").path())
@@ -27,7 +29,11 @@ fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 fn replay(target: &str, check: fn(&[u8])) {
     for (path, bytes) in corpus(target) {
         let result = std::panic::catch_unwind(|| check(&bytes));
-        assert!(result.is_ok(), "fuzz input {} fails its check", path.display());
+        assert!(
+            result.is_ok(),
+            "fuzz input {} fails its check",
+            path.display()
+        );
     }
 }
 
