@@ -41,3 +41,13 @@ fn replay(target: &str, check: fn(&[u8])) {
 fn info_read_corpus() {
     replay("info_read", checks::info_read);
 }
+
+#[test]
+fn message_decode_corpus() {
+    replay("message_decode", checks::message_decode);
+}
+
+#[test]
+fn decompress_corpus() {
+    replay("decompress", checks::decompress);
+}

@@ -5,5 +5,6 @@ mod fragment;
 mod fuzz_corpus;
 mod info;
 mod package;
+mod protocol;
 mod reference;
 mod status;
