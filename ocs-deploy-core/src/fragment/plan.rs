@@ -59,18 +59,7 @@ impl FragmentPlan {
             total,
             fragment_size,
         })?;
-        let before_last = u64::from(count - 1)
-            .checked_mul(fragment_size)
-            .ok_or(FragmentError::Overflow)?;
-        let last = total
-            .checked_sub(before_last)
-            .ok_or(FragmentError::Overflow)?;
-        Ok(Self {
-            total,
-            count,
-            fragment_size,
-            last,
-        })
+        Self::with_equal_parts(total, count, fragment_size)
     }
 
     /// `count` fragments exactly as the OCS console cuts them (`PackageBuilder.php`
@@ -103,7 +92,12 @@ impl FragmentPlan {
             return Err(FragmentError::MoreFragmentsThanBytes { total, count });
         }
         let fragment_size = total / u64::from(count);
-        let before_last = u64::from(count - 1)
+        Self::with_equal_parts(total, count, fragment_size)
+    }
+
+    /// `count - 1` fragments of `fragment_size` bytes and the remainder of `total` last.
+    fn with_equal_parts(total: u64, count: u32, fragment_size: u64) -> Result<Self, FragmentError> {
+        let before_last = u64::from(count.saturating_sub(1))
             .checked_mul(fragment_size)
             .ok_or(FragmentError::Overflow)?;
         let last = total
