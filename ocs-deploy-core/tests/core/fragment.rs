@@ -424,15 +424,21 @@ fn assembler_refuses_out_of_order_and_missing_fragments() {
     assert_eq!(a.finish(), Ok(DigestForm::HexLowercase));
 }
 
-#[test]
-fn payload_with_a_wrong_digest_list_is_refused() {
+/// The payload of `abcd` split in two fragments of two bytes.
+fn abcd_in_two_fragments() -> Payload {
     let plan = FragmentPlan::by_count(4, 2).unwrap();
-    let (mut payload, _) = split(
+    split(
         Splitter::new(plan, DigestAlgorithm::Md5, id()),
         b"abcd",
         &[],
     )
-    .unwrap();
+    .unwrap()
+    .0
+}
+
+#[test]
+fn payload_with_a_wrong_digest_list_is_refused() {
+    let mut payload = abcd_in_two_fragments();
     payload.fragment_sha256.as_mut().unwrap().pop();
     let e = Assembler::new(&payload).unwrap_err();
     assert_eq!(
@@ -452,13 +458,7 @@ fn payload_with_a_wrong_digest_list_is_refused() {
 
 #[test]
 fn short_archive_is_refused_when_the_size_is_known() {
-    let plan = FragmentPlan::by_count(4, 2).unwrap();
-    let (mut payload, _) = split(
-        Splitter::new(plan, DigestAlgorithm::Md5, id()),
-        b"abcd",
-        &[],
-    )
-    .unwrap();
+    let mut payload = abcd_in_two_fragments();
     payload.fragment_sha256 = None;
     let e = assemble(&payload, &[b"ab".to_vec(), b"c".to_vec()]).unwrap_err();
     assert_eq!(
