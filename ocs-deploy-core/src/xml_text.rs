@@ -58,13 +58,13 @@ fn decode_entity(name: &str) -> Option<char> {
     }
 }
 
-/// Escapes an attribute value for a double-quoted attribute.
+/// Escapes a double-quoted attribute value or element text.
 ///
 /// `& " ' < >` are escaped as PHP's `htmlspecialchars` does (`'` as `&#039;`), so values
 /// that the OCS console's legacy writer escaped come out byte for byte the same; control
 /// characters are written as character references so attribute-value normalisation
 /// cannot turn them into spaces.
-pub(crate) fn escape_attribute(value: &str) -> Cow<'_, str> {
+pub(crate) fn escape_markup(value: &str) -> Cow<'_, str> {
     if !value.chars().any(needs_escape) {
         return Cow::Borrowed(value);
     }
@@ -141,7 +141,7 @@ mod tests {
             "tab\tnl\ncr\r",
             "\u{1}x",
         ] {
-            assert_eq!(unescape_lenient(&escape_attribute(s)), s);
+            assert_eq!(unescape_lenient(&escape_markup(s)), s);
         }
     }
 }

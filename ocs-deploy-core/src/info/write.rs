@@ -4,7 +4,7 @@ use core::fmt::Write as _;
 
 use super::extension;
 use crate::package::{PackageFile, PackageInfo};
-use crate::xml_text::{escape_attribute, is_xml_name};
+use crate::xml_text::{escape_markup, is_xml_name};
 
 /// Writes an info file: the console's declaration, attribute order and spacing
 /// (`GARDEFOU` last of the OCS attributes), then our extension attributes, then the
@@ -34,7 +34,7 @@ pub fn write(info: &PackageInfo) -> String {
         }
         written.push(name.to_owned());
         // Writing to a String cannot fail.
-        let _ = write!(out, " {name}=\"{}\"", escape_attribute(value));
+        let _ = write!(out, " {name}=\"{}\"", escape_markup(value));
     };
     let (digest, algorithm, encoding) = match &info.file {
         PackageFile::None {

@@ -6,8 +6,9 @@ use core::time::Duration;
 
 use super::ProtocolError;
 use super::error::excerpt;
-use super::xml::{self, Element, Shape, escape};
+use super::xml::{self, Element, Shape};
 use crate::PackageId;
+use crate::xml_text::escape_markup;
 
 /// The `DOWNLOAD` option of a PROLOG reply.
 ///
@@ -211,12 +212,12 @@ pub(crate) fn encode(option: &DownloadOption, out: &mut String) {
             "<PARAM TYPE=\"PACK\" ID=\"{}\" INFO_LOC=\"{}\" PACK_LOC=\"{}\" CERT_PATH=\"{}\" \
              CERT_FILE=\"{}\" SCHEDULE=\"{}\" POSTCMD=\"{}\" FORCE=\"{}\" />",
             p.id,
-            escape(&p.info_location),
-            escape(&p.pack_location),
-            escape(&p.cert_path),
-            escape(&p.cert_file),
-            escape(p.schedule.as_deref().unwrap_or_default()),
-            escape(p.post_command.as_deref().unwrap_or_default()),
+            escape_markup(&p.info_location),
+            escape_markup(&p.pack_location),
+            escape_markup(&p.cert_path),
+            escape_markup(&p.cert_file),
+            escape_markup(p.schedule.as_deref().unwrap_or_default()),
+            escape_markup(p.post_command.as_deref().unwrap_or_default()),
             u8::from(p.force),
         );
     }

@@ -5,8 +5,9 @@ use core::fmt::Write as _;
 
 use super::ProtocolError;
 use super::download::bad_value;
-use super::xml::{self, Element, Shape, escape};
+use super::xml::{self, Element, Shape};
 use crate::PackageId;
+use crate::xml_text::escape_markup;
 
 /// What an inventory says about the computer (`CONTENT/HARDWARE`): the few values the
 /// deployment server shows. The rest of an inventory is skipped while reading.
@@ -145,7 +146,7 @@ pub(crate) fn encode_request(
                 let _ = writeln!(
                     out,
                     "        <PACKAGE ID=\"{}\" />",
-                    escape(&entry.to_string())
+                    escape_markup(&entry.to_string())
                 );
             }
             out.push_str("      </HISTORY>\n    </DOWNLOAD>\n");
@@ -162,7 +163,7 @@ pub(crate) fn encode_request(
         out.push_str("    <HARDWARE>\n");
         for (name, value) in fields {
             if let Some(value) = value {
-                let _ = writeln!(out, "      <{name}>{}</{name}>", escape(value));
+                let _ = writeln!(out, "      <{name}>{}</{name}>", escape_markup(value));
             }
         }
         out.push_str("    </HARDWARE>\n");
@@ -170,7 +171,7 @@ pub(crate) fn encode_request(
     let _ = write!(
         out,
         "  </CONTENT>\n  <DEVICEID>{}</DEVICEID>\n  <QUERY>INVENTORY</QUERY>\n</REQUEST>\n",
-        escape(device_id)
+        escape_markup(device_id)
     );
     out
 }
@@ -263,8 +264,8 @@ impl InventoryReply {
             let _ = write!(
                 out,
                 "  <ACCOUNTINFO>\n    <KEYNAME>{}</KEYNAME>\n    <KEYVALUE>{}</KEYVALUE>\n  </ACCOUNTINFO>\n",
-                escape(name),
-                escape(value)
+                escape_markup(name),
+                escape_markup(value)
             );
         }
         let _ = write!(

@@ -4,7 +4,8 @@ use super::ProtocolError;
 use super::error::excerpt;
 use super::inventory::{self, Hardware, HistoryEntry};
 use super::result;
-use super::xml::{self, Shape, escape};
+use super::xml::{self, Shape};
+use crate::xml_text::escape_markup;
 use crate::{PackageId, StatusCode};
 
 /// A request from an agent (root `REQUEST`), by its `QUERY`.
@@ -202,7 +203,7 @@ impl Request {
 fn simple_request(device_id: &str, query: &str) -> String {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<REQUEST>\n  <DEVICEID>{}</DEVICEID>\n  <QUERY>{}</QUERY>\n</REQUEST>\n",
-        escape(device_id),
-        escape(query)
+        escape_markup(device_id),
+        escape_markup(query)
     )
 }

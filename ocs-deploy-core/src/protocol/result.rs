@@ -2,7 +2,8 @@
 
 use super::ProtocolError;
 use super::error::excerpt;
-use super::xml::{Element, escape};
+use super::xml::Element;
+use crate::xml_text::escape_markup;
 use crate::{PackageId, StatusCode};
 
 /// Reads the package and the status of a DOWNLOAD result, in either form: the Unix
@@ -41,7 +42,7 @@ pub(crate) fn status(err: Option<&str>) -> StatusCode {
 pub(crate) fn encode(device_id: &str, package_id: PackageId, status: &StatusCode) -> String {
     format!(
         "<REQUEST DEVICEID=\"{}\" ERR=\"{}\" ID=\"{package_id}\" QUERY=\"DOWNLOAD\" />\n",
-        escape(device_id),
-        escape(&status.to_string())
+        escape_markup(device_id),
+        escape_markup(&status.to_string())
     )
 }

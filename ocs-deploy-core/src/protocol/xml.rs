@@ -11,7 +11,7 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::ProtocolError;
-use crate::xml_text::{escape_attribute, unescape_lenient};
+use crate::xml_text::{escape_markup, unescape_lenient};
 
 /// The deepest element nesting accepted (OCS messages use 5 levels; inventories 4).
 pub(crate) const MAX_DEPTH: usize = 64;
@@ -186,7 +186,7 @@ pub(crate) fn parse(bytes: &[u8], shape: &'static Shape) -> Result<Element, Prot
                 Ok(None)
             }
             Event::CData(data) => {
-                tree.push_text(&escape_attribute(&normalize_newlines(&data)));
+                tree.push_text(&escape_markup(&normalize_newlines(&data)));
                 Ok(None)
             }
             Event::Eof => {
@@ -342,13 +342,6 @@ fn normalize_attribute(raw: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(raw)
     }
-}
-
-/// Escapes text for element content or a double-quoted attribute: markup characters and
-/// control characters (as character references, so that no value changes on the way
-/// back).
-pub(crate) fn escape(value: &str) -> Cow<'_, str> {
-    escape_attribute(value)
 }
 
 #[cfg(test)]
