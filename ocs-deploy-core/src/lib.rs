@@ -36,7 +36,11 @@ pub mod fragment;
 pub mod info;
 pub mod package;
 pub mod protocol;
+pub mod service;
 pub mod status;
+pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod time;
 mod xml_text;
 

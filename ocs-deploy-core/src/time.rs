@@ -58,6 +58,39 @@ impl Timestamp {
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Self(self.0.saturating_add(ms))
     }
+
+    /// The UTC calendar date and time: (year, month, day, hour, minute, second).
+    ///
+    /// ```
+    /// use ocs_deploy_core::Timestamp;
+    ///
+    /// assert_eq!(Timestamp::from_secs(0).utc(), (1970, 1, 1, 0, 0, 0));
+    /// assert_eq!(Timestamp::from_secs(1_700_000_000).utc(), (2023, 11, 14, 22, 13, 20));
+    /// assert_eq!(Timestamp::from_secs(951_782_400).utc(), (2000, 2, 29, 0, 0, 0));
+    /// ```
+    pub fn utc(self) -> (u64, u8, u8, u8, u8, u8) {
+        // Howard Hinnant's days-to-civil algorithm, on unsigned days since 1970-01-01.
+        let secs = self.as_secs();
+        let (days, rest) = (secs / 86_400, secs % 86_400);
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let doe = z % 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + u64::from(month <= 2);
+        let narrow = |v: u64| u8::try_from(v).unwrap_or(u8::MAX);
+        (
+            year,
+            narrow(month),
+            narrow(day),
+            narrow(rest / 3600),
+            narrow(rest % 3600 / 60),
+            narrow(rest % 60),
+        )
+    }
 }
 
 impl core::ops::Add<Duration> for Timestamp {

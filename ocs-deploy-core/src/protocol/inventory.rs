@@ -19,6 +19,9 @@ pub struct Hardware {
     pub os_name: Option<String>,
     /// The IP address(es), as the agent wrote them (`IPADDR`).
     pub ip_address: Option<String>,
+    /// The `TAG` account field (`CONTENT/ACCOUNTINFO` with `KEYNAME` `TAG`), which OCS
+    /// uses to sort computers by site or owner.
+    pub tag: Option<String>,
 }
 
 /// One entry of an agent's deployment history (`CONTENT/DOWNLOAD/HISTORY/PACKAGE`): the
@@ -79,6 +82,10 @@ pub(crate) const CONTENT: Shape = Shape {
     name: "CONTENT",
     children: &[
         Shape {
+            name: "ACCOUNTINFO",
+            children: &[Shape::leaf("KEYNAME"), Shape::leaf("KEYVALUE")],
+        },
+        Shape {
             name: "HARDWARE",
             children: &[
                 Shape::leaf("NAME"),
@@ -104,14 +111,21 @@ pub(crate) fn decode_content(
     root: &Element,
 ) -> Result<(Hardware, Option<Vec<HistoryEntry>>), ProtocolError> {
     let content = root.child("CONTENT");
-    let hardware = content
+    let mut hardware = content
         .and_then(|c| c.child("HARDWARE"))
         .map(|h| Hardware {
             name: h.field("NAME").map(str::to_owned),
             os_name: h.field("OSNAME").map(str::to_owned),
             ip_address: h.field("IPADDR").map(str::to_owned),
+            tag: None,
         })
         .unwrap_or_default();
+    hardware.tag = content.and_then(|c| {
+        c.children_named("ACCOUNTINFO")
+            .find(|a| a.field("KEYNAME") == Some("TAG"))
+            .and_then(|a| a.field("KEYVALUE"))
+            .map(str::to_owned)
+    });
     // Entries without an ID are skipped; the OCS server could not store them either.
     let history = content
         .and_then(|c| c.child("DOWNLOAD"))
@@ -137,6 +151,13 @@ pub(crate) fn encode_request(
 ) -> String {
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<REQUEST>\n  <CONTENT>\n");
+    if let Some(tag) = &hardware.tag {
+        let _ = writeln!(
+            out,
+            "    <ACCOUNTINFO>\n      <KEYNAME>TAG</KEYNAME>\n      <KEYVALUE>{}</KEYVALUE>\n    </ACCOUNTINFO>",
+            escape_markup(tag)
+        );
+    }
     match history {
         None => {}
         Some([]) => out.push_str("    <DOWNLOAD>\n      <HISTORY />\n    </DOWNLOAD>\n"),

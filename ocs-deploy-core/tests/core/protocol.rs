@@ -53,7 +53,7 @@ fn real_agent_inventory_download_part() {
     let part = String::from_utf8(reference::read("real-agent/inventory-download-part.xml"))
         .expect("utf-8");
     let xml = format!(
-        "<REQUEST><DEVICEID>vm-2026-11-24-06-35-53</DEVICEID><QUERY>INVENTORY</QUERY><CONTENT><HARDWARE><NAME>vm</NAME><OSNAME>Debian GNU/Linux 12</OSNAME><IPADDR>10.0.2.15</IPADDR></HARDWARE>{part}</CONTENT></REQUEST>"
+        "<REQUEST><DEVICEID>vm-2026-11-24-06-35-53</DEVICEID><QUERY>INVENTORY</QUERY><CONTENT><HARDWARE><NAME>vm</NAME><OSNAME>Debian GNU/Linux 12</OSNAME><IPADDR>10.0.2.15</IPADDR></HARDWARE><ACCOUNTINFO><KEYNAME>OTHER</KEYNAME><KEYVALUE>x</KEYVALUE></ACCOUNTINFO><ACCOUNTINFO><KEYNAME>TAG</KEYNAME><KEYVALUE>paris</KEYVALUE></ACCOUNTINFO>{part}</CONTENT></REQUEST>"
     );
     let request = Request::decode(xml.as_bytes()).expect("decodes");
     let expected = Request::Inventory {
@@ -62,6 +62,7 @@ fn real_agent_inventory_download_part() {
             name: Some("vm".into()),
             os_name: Some("Debian GNU/Linux 12".into()),
             ip_address: Some("10.0.2.15".into()),
+            tag: Some("paris".into()),
         },
         history: Some(vec![HistoryEntry::Package(id(1_700_000_000))]),
     };
@@ -556,11 +557,13 @@ fn request() -> impl Strategy<Value = Request> {
         proptest::option::of(text()),
         proptest::option::of(text()),
         proptest::option::of(text()),
+        proptest::option::of(text()),
     )
-        .prop_map(|(name, os_name, ip_address)| Hardware {
+        .prop_map(|(name, os_name, ip_address, tag)| Hardware {
             name,
             os_name,
             ip_address,
+            tag,
         });
     prop_oneof![
         device_id().prop_map(|device_id| Request::Prolog { device_id }),
@@ -914,6 +917,7 @@ fn whole_inventories_keep_only_what_deployment_needs() {
                 name: Some("h".into()),
                 os_name: Some("Linux".into()),
                 ip_address: None,
+                tag: None,
             },
             history: Some(vec![HistoryEntry::Package(id(1_700_000_000))]),
         })
