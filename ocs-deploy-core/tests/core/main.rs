@@ -7,4 +7,6 @@ mod info;
 mod package;
 mod protocol;
 mod reference;
+mod service;
 mod status;
+mod store;

@@ -1,0 +1,14 @@
+//! In-memory twins of the traits, and the conformance suites every implementation must
+//! pass (feature `testkit`).
+//!
+//! - [`MemoryStore`]: a [`Store`](crate::store::Store) in memory.
+//! - [`MemoryFiles`]: [`PackageFiles`](crate::store::PackageFiles) in memory.
+//! - [`conformance`]: the behaviour every `Store` must have, as public async functions, to
+//!   run against your own implementation.
+
+pub mod conformance;
+mod memory_files;
+mod memory_store;
+
+pub use memory_files::MemoryFiles;
+pub use memory_store::MemoryStore;
