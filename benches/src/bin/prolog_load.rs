@@ -1,0 +1,245 @@
+//! PROLOG handling under load: a fleet of N computers with P packages affected to every
+//! one of them, then a sample of contacts timed one by one (median and p99), and the stats
+//! of one package over the whole fleet.
+//!
+//! ```text
+//! cargo run --release -p ocs-deploy-benches --bin prolog-load -- --store sqlite --computers 1000,10000,100000
+//! cargo run --release -p ocs-deploy-benches --bin prolog-load -- --store postgres://postgres@127.0.0.1/test
+//! ```
+//!
+//! Each contact is the first PROLOG after the affectation (every package goes from waiting
+//! to notified: the most writes a contact can cause), then a second one (every package sent
+//! again as notified, nothing written but the contact time).
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use ocs_deploy_core::protocol::DeviceId;
+use ocs_deploy_core::service::{BuildRequest, DeploymentService, ServiceConfig};
+use ocs_deploy_core::store::{AffectOptions, ComputerId, ComputerUpdate, Store};
+use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
+use ocs_deploy_core::{Action, Timestamp};
+
+#[derive(Parser)]
+#[command(about = "PROLOG handling cost against fleet size")]
+struct Args {
+    /// `memory`, `sqlite` (a temporary file), or a database URL (`sqlite:`, `postgres:`,
+    /// `mysql:`); a URL's database is emptied for each fleet size.
+    #[arg(long, default_value = "sqlite")]
+    store: String,
+    /// Fleet sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+    computers: Vec<u32>,
+    /// Packages affected to every computer.
+    #[arg(long, default_value_t = 50)]
+    packages: u32,
+    /// Contacts timed per fleet size.
+    #[arg(long, default_value_t = 1000)]
+    samples: u32,
+}
+
+struct Row {
+    computers: u32,
+    first: Summary,
+    again: Summary,
+    stats: Duration,
+}
+
+struct Summary {
+    median: Duration,
+    p99: Duration,
+}
+
+fn summarize(mut times: Vec<Duration>) -> Summary {
+    times.sort_unstable();
+    let pick = |q: f64| {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let i = ((times.len() as f64 - 1.0) * q).round() as usize;
+        times.get(i).copied().unwrap_or_default()
+    };
+    Summary {
+        median: pick(0.5),
+        p99: pick(0.99),
+    }
+}
+
+fn device(n: u32) -> DeviceId {
+    DeviceId::parse(&format!("pc{n:07}-2026-01-01-00-00-00")).expect("valid device id")
+}
+
+fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+async fn run_one(
+    store: Arc<dyn Store>,
+    args: &Args,
+    computers: u32,
+) -> Result<Row, Box<dyn Error>> {
+    let service = DeploymentService::new(
+        store.clone(),
+        Arc::new(MemoryFiles::new()),
+        ServiceConfig::default(),
+    );
+    let now = Timestamp::from_secs(1_700_000_000);
+    let fill = bar(u64::from(computers), "computers");
+    let mut ids: Vec<ComputerId> = Vec::with_capacity(computers as usize);
+    for n in 0..computers {
+        let mut update = ComputerUpdate::new(device(n));
+        update.name = Some(format!("pc{n:07}"));
+        update.ip_address = Some(format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255));
+        ids.push(store.upsert_computer(&update, now).await?);
+        fill.inc(1);
+    }
+    fill.finish_and_clear();
+    let affect = bar(u64::from(args.packages), "affectations");
+    let mut first_package = None;
+    for p in 0..args.packages {
+        let request = BuildRequest::new(
+            format!("package {p}"),
+            Action::Execute {
+                command: "true".into(),
+            },
+        );
+        let package = service
+            .build(
+                request,
+                None::<futures::stream::Empty<Result<bytes::Bytes, std::io::Error>>>,
+                now,
+            )
+            .await?;
+        first_package.get_or_insert(package.id);
+        let activation = service
+            .activate(
+                package.id,
+                "ocs.example.com/download",
+                "ocs.example.com/download",
+                now,
+            )
+            .await?;
+        for chunk in ids.chunks(10_000) {
+            store
+                .affect(activation, chunk, &AffectOptions::default(), now)
+                .await?;
+        }
+        affect.inc(1);
+    }
+    affect.finish_and_clear();
+
+    // The sample: computers spread over the whole fleet.
+    let samples = args.samples.min(computers);
+    let step = computers / samples;
+    let sample: Vec<u32> = (0..samples).map(|i| i * step).collect();
+    let mut first = Vec::with_capacity(sample.len());
+    let mut again = Vec::with_capacity(sample.len());
+    for (round, times) in [(1u64, &mut first), (2, &mut again)] {
+        let contact = bar(
+            sample.len() as u64,
+            if round == 1 {
+                "first contacts"
+            } else {
+                "second contacts"
+            },
+        );
+        for &n in &sample {
+            let id = device(n);
+            let started = Instant::now();
+            let outcome = service
+                .handle_prolog(id.as_str(), now + Duration::from_secs(round))
+                .await?;
+            times.push(started.elapsed());
+            let offered = outcome.reply.download.map_or(0, |d| d.packages.len());
+            assert_eq!(offered, args.packages as usize, "every package offered");
+            contact.inc(1);
+        }
+        contact.finish_and_clear();
+    }
+    let package = first_package.ok_or("no package")?;
+    let started = Instant::now();
+    let stats = service.stats(package).await?;
+    let stats_time = started.elapsed();
+    assert_eq!(stats.total, u64::from(computers));
+    Ok(Row {
+        computers,
+        first: summarize(first),
+        again: summarize(again),
+        stats: stats_time,
+    })
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse();
+    let mut rows = Vec::new();
+    for &computers in &args.computers {
+        let opened = open_store(&args.store)?;
+        eprintln!(
+            "{computers} computers x {} packages on {}",
+            args.packages, args.store
+        );
+        rows.push(run_one(Arc::clone(&opened.store), &args, computers).await?);
+    }
+    println!(
+        "store: {}, {} packages affected to every computer, {} contacts timed per size",
+        args.store, args.packages, args.samples
+    );
+    println!(
+        "| computers | first PROLOG median (ms) | first PROLOG p99 (ms) | repeat PROLOG median (ms) | repeat PROLOG p99 (ms) | stats of one package (ms) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            r.computers,
+            ms(r.first.median),
+            ms(r.first.p99),
+            ms(r.again.median),
+            ms(r.again.p99),
+            ms(r.stats)
+        );
+    }
+    if let (Some(small), Some(large)) = (rows.first(), rows.last()) {
+        #[allow(clippy::cast_precision_loss)]
+        let ratio = large.first.p99.as_secs_f64() / small.first.p99.as_secs_f64().max(1e-9);
+        println!(
+            "p99 of the first PROLOG at {} vs {} computers: {ratio:.2}x",
+            large.computers, small.computers
+        );
+    }
+    Ok(())
+}
+
+/// A store opened for one run, and whatever must live as long as it.
+struct OpenStore {
+    store: Arc<dyn Store>,
+    _keep: Option<tempfile::TempDir>,
+}
+
+/// The store named on the command line.
+fn open_store(name: &str) -> Result<OpenStore, Box<dyn Error>> {
+    match name {
+        "memory" => Ok(OpenStore {
+            store: Arc::new(MemoryStore::new()),
+            _keep: None,
+        }),
+        other => Err(format!("unknown store {other}").into()),
+    }
+}
