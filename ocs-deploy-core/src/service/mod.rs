@@ -16,7 +16,7 @@
 //!   [`validate_success`](DeploymentService::validate_success),
 //!   [`unaffect_not_notified`](DeploymentService::unaffect_not_notified).
 //!
-//! Time comes in as a [`Timestamp`]: the service reads no clock.
+//! Time comes in as a [`Timestamp`](crate::Timestamp): the service reads no clock.
 //!
 //! # Example
 //! ```
