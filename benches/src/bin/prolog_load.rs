@@ -16,12 +16,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use ocs_deploy_core::protocol::DeviceId;
 use ocs_deploy_core::service::{BuildRequest, DeploymentService, ServiceConfig};
 use ocs_deploy_core::store::{AffectOptions, ComputerId, ComputerUpdate, Store};
 use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
-use ocs_deploy_core::{Action, Timestamp};
+use ocs_deploy_core::{Action, PackageId, StatusCode, Timestamp};
 
 #[derive(Parser)]
 #[command(about = "PROLOG handling cost against fleet size")]
@@ -85,26 +86,35 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-async fn run_one(
-    store: Arc<dyn Store>,
+/// The fleet: `computers` computers with `args.packages` packages affected to each.
+/// Returns the first package.
+async fn fill(
+    store: &Arc<dyn Store>,
+    service: &DeploymentService,
     args: &Args,
     computers: u32,
-) -> Result<Row, Box<dyn Error>> {
-    let service = DeploymentService::new(
-        store.clone(),
-        Arc::new(MemoryFiles::new()),
-        ServiceConfig::default(),
-    );
-    let now = Timestamp::from_secs(1_700_000_000);
+    now: Timestamp,
+) -> Result<PackageId, Box<dyn Error>> {
     let fill = bar(u64::from(computers), "computers");
+    // Inventories arrive concurrently, as from a real fleet (and a database store fills in
+    // a fraction of the time one transaction after another would take).
+    let mut inventories = futures::stream::iter(0..computers)
+        .map(|n| {
+            let store = Arc::clone(store);
+            async move {
+                let mut update = ComputerUpdate::new(device(n));
+                update.name = Some(format!("pc{n:07}"));
+                update.ip_address = Some(format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255));
+                store.upsert_computer(&update, now).await
+            }
+        })
+        .buffer_unordered(16);
     let mut ids: Vec<ComputerId> = Vec::with_capacity(computers as usize);
-    for n in 0..computers {
-        let mut update = ComputerUpdate::new(device(n));
-        update.name = Some(format!("pc{n:07}"));
-        update.ip_address = Some(format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255));
-        ids.push(store.upsert_computer(&update, now).await?);
+    while let Some(id) = inventories.next().await {
+        ids.push(id?);
         fill.inc(1);
     }
+    drop(inventories);
     fill.finish_and_clear();
     let affect = bar(u64::from(args.packages), "affectations");
     let mut first_package = None;
@@ -139,6 +149,21 @@ async fn run_one(
         affect.inc(1);
     }
     affect.finish_and_clear();
+    first_package.ok_or_else(|| "no package".into())
+}
+
+async fn run_one(
+    store: Arc<dyn Store>,
+    args: &Args,
+    computers: u32,
+) -> Result<Row, Box<dyn Error>> {
+    let service = DeploymentService::new(
+        store.clone(),
+        Arc::new(MemoryFiles::new()),
+        ServiceConfig::default(),
+    );
+    let now = Timestamp::from_secs(1_700_000_000);
+    let package = fill(&store, &service, args, computers, now).await?;
 
     // The sample: computers spread over the whole fleet.
     let samples = args.samples.min(computers);
@@ -168,7 +193,22 @@ async fn run_one(
         }
         contact.finish_and_clear();
     }
-    let package = first_package.ok_or("no package")?;
+    // Results for the sample, so the stats count several statuses.
+    for (i, &n) in sample.iter().enumerate() {
+        let status = match i % 4 {
+            0 | 1 => StatusCode::from_wire("SUCCESS"),
+            2 => StatusCode::from_wire("ERR_BAD_DIGEST"),
+            _ => StatusCode::from_wire("EXIT_CODE_1"),
+        };
+        service
+            .record_result(
+                device(n).as_str(),
+                package,
+                &status,
+                now + Duration::from_secs(3),
+            )
+            .await?;
+    }
     let started = Instant::now();
     let stats = service.stats(package).await?;
     let stats_time = started.elapsed();
