@@ -94,15 +94,7 @@ impl DeploymentService {
         if request.fragment_size == 0 {
             return Err(ServiceError::BadBuild("the fragment size is 0".into()));
         }
-        let mut record = PackageRecord {
-            id: self.reserve_id(&request, now).await?,
-            name: request.name.clone(),
-            priority: request.priority,
-            fragments: 0,
-            size: 0,
-            info: String::new(),
-            created: now,
-        };
+        let mut record = self.reserve_id(&request, now).await?;
         tracing::info!(package_id = %record.id, name = %record.name, "building package");
         match self.write_package(&request, record.id, archive).await {
             Ok(built) => {
@@ -122,12 +114,13 @@ impl DeploymentService {
         }
     }
 
-    /// Inserts the package row under the first free id from `max(now, largest + 1)`.
+    /// Inserts the package row (not built yet) under the first free id from
+    /// `max(now, largest + 1)`, and returns it.
     async fn reserve_id(
         &self,
         request: &BuildRequest,
         now: Timestamp,
-    ) -> Result<PackageId, ServiceError> {
+    ) -> Result<PackageRecord, ServiceError> {
         let after_largest = self
             .store
             .max_package_id()
@@ -148,7 +141,7 @@ impl DeploymentService {
                 created: now,
             };
             match self.store.insert_package(&record).await {
-                Ok(()) => return Ok(id),
+                Ok(()) => return Ok(record),
                 Err(StoreError::Conflict { .. }) => candidate = candidate.saturating_add(1),
                 Err(e) => return Err(e.into()),
             }

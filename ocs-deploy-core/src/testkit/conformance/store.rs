@@ -18,8 +18,8 @@ use futures::future::{BoxFuture, join_all};
 use crate::protocol::DeviceId;
 use crate::store::{
     ActivationId, AffectOptions, BuiltPackage, ComputerFilter, ComputerId, ComputerUpdate,
-    GroupAffectation, NewActivation, PackageRecord, Page, ResultOutcome, Setting, SettingScope,
-    SettingValue, StatusSelector, Store, TextMatch,
+    GroupAffectation, GroupId, NewActivation, PackageRecord, Page, ResultOutcome, Setting,
+    SettingScope, SettingValue, StatusSelector, Store, TextMatch,
 };
 use crate::{PackageId, Priority, StatusClass, StatusCode, Timestamp};
 
@@ -154,6 +154,20 @@ async fn computer(store: &dyn Store, n: u64) -> ComputerId {
         )
         .await
         .expect("upsert computer")
+}
+
+async fn affect(store: &dyn Store, activation: ActivationId, computers: &[ComputerId]) {
+    store
+        .affect(activation, computers, &AffectOptions::default(), T0)
+        .await
+        .expect("affect");
+}
+
+async fn affect_group(store: &dyn Store, group: GroupId, activation: ActivationId) {
+    store
+        .affect_group(group, activation, &AffectOptions::default())
+        .await
+        .expect("affect group");
 }
 
 async fn status_of(store: &dyn Store, c: ComputerId, a: ActivationId) -> Option<String> {
@@ -450,10 +464,7 @@ pub async fn affect_refuses_unknown_rows_and_a_second_activation_of_a_package(st
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    store
-        .affect(a, &[c], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
+    affect(store, a, &[c]).await;
     let err = store
         .affect(b, &[d, c], &AffectOptions::default(), T0)
         .await
@@ -463,10 +474,7 @@ pub async fn affect_refuses_unknown_rows_and_a_second_activation_of_a_package(st
         store.affectations_of(d).await.unwrap().is_empty(),
         "nothing written"
     );
-    store
-        .affect(b, &[d], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
+    affect(store, b, &[d]).await;
 }
 
 /// Concurrent notifications change each waiting row exactly once, and never a row that
@@ -477,14 +485,8 @@ pub async fn notifies_each_affectation_once(store: &dyn Store) {
     let a = activation(store, p, "paris").await;
     let b = activation(store, q, "paris").await;
     let c = computer(store, 1).await;
-    store
-        .affect(a, &[c], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
-    store
-        .affect(b, &[c], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
+    affect(store, a, &[c]).await;
+    affect(store, b, &[c]).await;
     store
         .record_result(c, q, "SUCCESS", StatusClass::Success, at(1))
         .await
@@ -520,10 +522,7 @@ pub async fn in_history_only_from_waiting_or_notified(store: &dyn Store) {
         computer(store, 2).await,
         computer(store, 3).await,
     );
-    store
-        .affect(a, &[c1, c2, c3], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
+    affect(store, a, &[c1, c2, c3]).await;
     store.notify(c2, &[a], at(1)).await.unwrap();
     store
         .record_result(c3, p, "ERR_BUILD", StatusClass::Error, at(1))
@@ -551,10 +550,7 @@ pub async fn results_are_recorded_once_and_audited(store: &dyn Store) {
     let p = package(store, 1).await;
     let a = activation(store, p, "paris").await;
     let c = computer(store, 1).await;
-    store
-        .affect(a, &[c], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
+    affect(store, a, &[c]).await;
     store.notify(c, &[a], at(1)).await.unwrap();
     let first = store
         .record_result(c, p, "ERR_DOWNLOAD_PACK", StatusClass::Error, at(2))
@@ -614,10 +610,7 @@ pub async fn result_for_unaffected_package_is_refused(store: &dyn Store) {
     activation(store, q, "paris").await;
     let c = computer(store, 1).await;
     let d = computer(store, 2).await;
-    store
-        .affect(a, &[c], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
+    affect(store, a, &[c]).await;
     for (computer, package) in [(c, q), (d, p), (c, pid(77))] {
         let outcome = store
             .record_result(computer, package, "SUCCESS", StatusClass::Success, at(1))
@@ -772,10 +765,7 @@ pub async fn adopt_takes_group_affectations_once(store: &dyn Store) {
     let b = activation(store, q, "paris").await;
     let c = computer(store, 1).await;
     let g = store.create_group("g", false).await.unwrap();
-    store
-        .affect(a2, &[c], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
+    affect(store, a2, &[c]).await;
     let options = AffectOptions {
         force: false,
         schedule: None,
@@ -1055,22 +1045,10 @@ pub async fn deleting_a_package_leaves_no_row_behind(store: &dyn Store) {
     let c = computer(store, 1).await;
     let g = store.create_group("g", false).await.unwrap();
     store.add_members(g, &[c]).await.unwrap();
-    store
-        .affect(a, &[c], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
-    store
-        .affect(k, &[c], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
-    store
-        .affect_group(g, a, &AffectOptions::default())
-        .await
-        .unwrap();
-    store
-        .affect_group(g, k, &AffectOptions::default())
-        .await
-        .unwrap();
+    affect(store, a, &[c]).await;
+    affect(store, k, &[c]).await;
+    affect_group(store, g, a).await;
+    affect_group(store, g, k).await;
     store.replace_history(c, &[p, keep]).await.unwrap();
     assert!(store.delete_package(p).await.unwrap());
     assert!(!store.delete_package(p).await.unwrap());
@@ -1111,18 +1089,9 @@ pub async fn deleting_an_activation_or_group_cascades(store: &dyn Store) {
     let d = computer(store, 2).await;
     let g = store.create_group("g", false).await.unwrap();
     store.add_members(g, &[c, d]).await.unwrap();
-    store
-        .affect(a, &[c], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
-    store
-        .affect(b, &[d], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
-    store
-        .affect_group(g, a, &AffectOptions::default())
-        .await
-        .unwrap();
+    affect(store, a, &[c]).await;
+    affect(store, b, &[d]).await;
+    affect_group(store, g, a).await;
     store
         .set_setting(SettingScope::Group(g), Setting::Switch, Some(0))
         .await
@@ -1134,16 +1103,10 @@ pub async fn deleting_an_activation_or_group_cascades(store: &dyn Store) {
     assert!(store.group_affectations(g).await.unwrap().is_empty());
     assert!(store.affectation(d, b).await.unwrap().is_some());
     assert_eq!(store.activations(p).await.unwrap().len(), 1);
-    store
-        .affect_group(g, b, &AffectOptions::default())
-        .await
-        .unwrap();
+    affect_group(store, g, b).await;
     assert!(store.unaffect_group(g, b).await.unwrap());
     assert!(!store.unaffect_group(g, b).await.unwrap());
-    store
-        .affect_group(g, b, &AffectOptions::default())
-        .await
-        .unwrap();
+    affect_group(store, g, b).await;
     assert!(store.delete_group(g).await.unwrap());
     assert!(!store.delete_group(g).await.unwrap());
     assert!(store.members(g).await.unwrap().is_empty());
@@ -1235,10 +1198,7 @@ pub async fn long_and_unicode_status_texts_survive(store: &dyn Store) {
     let p = package(store, 1).await;
     let a = activation(store, p, "paris").await;
     let c = computer(store, 1).await;
-    store
-        .affect(a, &[c], &AffectOptions::default(), T0)
-        .await
-        .unwrap();
+    affect(store, a, &[c]).await;
     let long = format!("ERR_{}", "é".repeat((crate::store::MAX_STATUS_LEN - 4) / 2));
     assert!(long.len() <= crate::store::MAX_STATUS_LEN);
     store
