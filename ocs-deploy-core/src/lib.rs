@@ -11,6 +11,10 @@
 //! - [`status`]: every status code as an enum, and the console's classification.
 //! - [`protocol`]: the OCS messages (PROLOG, INVENTORY, DOWNLOAD result) and their zlib,
 //!   gzip or plain framing.
+//! - [`schedule`]: the agents' download schedule (periods, cycles, priorities, latencies,
+//!   timeout) as a sans-IO state machine.
+//! - [`service`] over a [`store::Store`]: what the OCS console and communication server do
+//!   for deployment.
 //!
 //! This crate has no tokio, no file system, no network, no clock and no processes: bytes
 //! and time come in as arguments and results go out as values.
@@ -36,6 +40,7 @@ pub mod fragment;
 pub mod info;
 pub mod package;
 pub mod protocol;
+pub mod schedule;
 pub mod service;
 pub mod status;
 pub mod store;

@@ -7,6 +7,7 @@ mod info;
 mod package;
 mod protocol;
 mod reference;
+mod schedule;
 mod service;
 mod status;
 mod store;
