@@ -36,6 +36,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)
 )]
 
+pub mod agent;
 pub mod fragment;
 pub mod info;
 pub mod package;

@@ -93,6 +93,56 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The timestamp of a UTC calendar date and time; `None` for an impossible date
+    /// (month 13, February 30, hour 24, …) or one before 1970.
+    ///
+    /// ```
+    /// use ocs_deploy_core::Timestamp;
+    ///
+    /// assert_eq!(Timestamp::from_utc(2023, 11, 14, 22, 13, 20), Some(Timestamp::from_secs(1_700_000_000)));
+    /// assert_eq!(Timestamp::from_utc(2000, 2, 29, 0, 0, 0), Some(Timestamp::from_secs(951_782_400)));
+    /// assert_eq!(Timestamp::from_utc(2001, 2, 29, 0, 0, 0), None);
+    /// ```
+    pub fn from_utc(
+        year: u64,
+        month: u8,
+        day: u8,
+        hour: u8,
+        minute: u8,
+        second: u8,
+    ) -> Option<Self> {
+        let leap =
+            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
+        let days_in_month = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if year < 1970 || day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 59
+        {
+            return None;
+        }
+        // Howard Hinnant's days-from-civil algorithm.
+        let (y, m) = if month <= 2 {
+            (year - 1, u64::from(month) + 9)
+        } else {
+            (year, u64::from(month) - 3)
+        };
+        let era = y / 400;
+        let yoe = y % 400;
+        let doy = (153 * m + 2) / 5 + u64::from(day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = (era * 146_097 + doe).checked_sub(719_468)?;
+        let secs = days
+            .checked_mul(86_400)?
+            .checked_add(u64::from(hour) * 3600 + u64::from(minute) * 60 + u64::from(second))?;
+        secs.checked_mul(1000).map(Self)
+    }
+}
+
 impl core::ops::Add<Duration> for Timestamp {
     type Output = Self;
     fn add(self, rhs: Duration) -> Self {

@@ -9,8 +9,6 @@ use ocs_deploy_core::schedule::{Latency, Next, Scheduler};
 use ocs_deploy_core::{PackageId, Priority, Timestamp};
 use proptest::prelude::*;
 
-const REAL_AGENT_LOG: &str = "../../shared/reference/real-agent/download-log.txt";
-
 fn config(frag: u64, cycle: u64, period: u64, length: u32) -> DownloadConfig {
     DownloadConfig {
         fragment_latency: Duration::from_secs(frag),
@@ -98,7 +96,8 @@ fn drive(
 
 /// The real Unix agent's download log, reduced to the lines the schedule explains.
 fn real_agent_events() -> Vec<String> {
-    let log = std::fs::read_to_string(REAL_AGENT_LOG).expect("the real agent's log");
+    let log = String::from_utf8(crate::reference::read("real-agent/download-log.txt"))
+        .expect("the real agent's log is text");
     let begun = log
         .lines()
         .skip_while(|l| !l.contains("Beginning work"))
