@@ -140,7 +140,11 @@ pub struct InstallPlan {
     pub id: PackageId,
     /// Launch, Execute or Store, with its command or path.
     pub action: Action,
-    /// The archive to extract; `None` when the package has no file.
+    /// Whether the package has a file (an archive to extract); an Execute may have none.
+    pub has_file: bool,
+    /// The archive's kind when the info file declares it (our extension); files written
+    /// by OCS do not, and the driver recognises the archive from its first bytes
+    /// ([`ArchiveKind::detect`]).
     pub archive: Option<ArchiveKind>,
     /// The archive's size when the info file gives it (for the free-space check).
     pub size: Option<u64>,
@@ -642,16 +646,14 @@ impl Job {
 
     fn plan(&self) -> Option<InstallPlan> {
         let info = self.info.as_ref()?;
-        let (archive, size) = match &info.file {
-            PackageFile::None { .. } => (None, None),
-            PackageFile::Fragments(payload) => (
-                Some(info.archive_kind().unwrap_or(ArchiveKind::Zip)),
-                payload.size,
-            ),
+        let (has_file, archive, size) = match &info.file {
+            PackageFile::None { .. } => (false, None, None),
+            PackageFile::Fragments(payload) => (true, payload.archive, payload.size),
         };
         Some(InstallPlan {
             id: info.id,
             action: info.action.clone(),
+            has_file,
             archive,
             size,
             notification: info.notification.enabled.then(|| info.notification.clone()),

@@ -349,6 +349,7 @@ fn a_schedule_holds_the_package_until_its_time() {
     let Some(Task::Install(plan)) = job.step(due) else {
         panic!("installed at its time");
     };
+    assert!(!plan.has_file);
     assert_eq!(plan.archive, None);
     assert_eq!(plan.post_command, Some(PostCommand::Reboot));
     assert_eq!(

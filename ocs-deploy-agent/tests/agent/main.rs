@@ -1,0 +1,4 @@
+//! The integration tests of ocs-deploy-agent, in one binary.
+
+mod archives;
+mod extract;
