@@ -3,8 +3,10 @@
 //!
 //! - [`extract`]: safe extraction of ZIP and TAR.GZ packages (nothing outside the target,
 //!   bounded size and entry count, free space checked first).
+//! - [`exec`]: a package's command through the shell, in its folder, with `%VAR%` and
+//!   `INSTALL_PATH` expanded and a time limit that kills the whole process group.
 //!
-//! The OS executor, the crash-safe state directory and the `ocs-deploy-agent` binary are
-//! to come.
+//! The crash-safe state directory and the `ocs-deploy-agent` binary are to come.
 
+pub mod exec;
 pub mod extract;

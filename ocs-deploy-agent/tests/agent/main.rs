@@ -1,4 +1,5 @@
 //! The integration tests of ocs-deploy-agent, in one binary.
 
 mod archives;
+mod exec;
 mod extract;
