@@ -5,8 +5,11 @@
 //!   bounded size and entry count, free space checked first).
 //! - [`exec`]: a package's command through the shell, in its folder, with `%VAR%` and
 //!   `INSTALL_PATH` expanded and a time limit that kills the whole process group.
+//! - [`state`]: the crash-safe state directory (device id, history, jobs, fragments),
+//!   every file written atomically.
 //!
-//! The crash-safe state directory and the `ocs-deploy-agent` binary are to come.
+//! The `ocs-deploy-agent` binary is to come.
 
 pub mod exec;
 pub mod extract;
+pub mod state;

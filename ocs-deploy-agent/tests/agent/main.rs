@@ -3,3 +3,4 @@
 mod archives;
 mod exec;
 mod extract;
+mod state;
