@@ -12,9 +12,11 @@
 
 mod job;
 mod outcome;
+mod transport;
 
 pub use job::{
     FetchFailed, FragmentReceiver, InstallOutcome, InstallPlan, Job, JobConfig, JobSnapshot,
     PostCommand, Receipt, Stage, Task, Verdict, parse_schedule,
 };
 pub use outcome::ResultStyle;
+pub use transport::{BodyStream, Transport, TransportError};

@@ -41,6 +41,35 @@ impl FileName {
     pub fn relative_path(self, package: PackageId) -> String {
         format!("{package}/{}", self.file_name(package))
     }
+
+    /// Reads [`Self::relative_path`]'s output back: `<id>/info` or `<id>/<id>-<n>`, with a
+    /// canonical id, the same id twice and `n` from 1; anything else is `None`.
+    ///
+    /// ```
+    /// use ocs_deploy_core::PackageId;
+    /// use ocs_deploy_core::store::FileName;
+    ///
+    /// let id = PackageId::new(1_700_000_000)?;
+    /// assert_eq!(FileName::parse_relative("1700000000/info"), Some((id, FileName::Info)));
+    /// assert_eq!(FileName::parse_relative("1700000000/1700000000-2"), Some((id, FileName::Fragment(2))));
+    /// assert_eq!(FileName::parse_relative("1700000000/1700000001-2"), None);
+    /// assert_eq!(FileName::parse_relative("1700000000/../etc/passwd"), None);
+    /// assert_eq!(FileName::parse_relative("01700000000/info"), None);
+    /// # Ok::<(), ocs_deploy_core::package::PackageIdError>(())
+    /// ```
+    pub fn parse_relative(path: &str) -> Option<(PackageId, Self)> {
+        let (dir, name) = path.split_once('/')?;
+        let package: PackageId = dir.parse().ok()?;
+        if name == "info" {
+            return Some((package, Self::Info));
+        }
+        let (prefix, n) = name.rsplit_once('-')?;
+        if prefix != dir || n.starts_with('0') || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: u32 = n.parse().ok()?;
+        Some((package, Self::Fragment(n)))
+    }
 }
 
 /// Writing package files failed.
