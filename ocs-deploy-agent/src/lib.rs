@@ -8,8 +8,12 @@
 //! - [`state`]: the crash-safe state directory (device id, history, jobs, fragments),
 //!   every file written atomically.
 //!
+//! - [`runtime`]: the [`Agent`](runtime::Agent): contacts, the schedule with real time,
+//!   downloads into the state directory, builds, installs and reports.
+//!
 //! The `ocs-deploy-agent` binary is to come.
 
 pub mod exec;
 pub mod extract;
+pub mod runtime;
 pub mod state;

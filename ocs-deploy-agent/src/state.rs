@@ -4,6 +4,7 @@
 //! ```text
 //! <dir>/device-id                  the OCS device id, made once
 //! <dir>/history                    package ids done, one per line
+//! <dir>/config                     the download settings of the last PROLOG
 //! <dir>/packages/<id>/job          the job's state (notice, stage, counters)
 //! <dir>/packages/<id>/info         the info file as fetched
 //! <dir>/packages/<id>/<id>-<n>     the fragments held
@@ -22,9 +23,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use ocs_deploy_core::agent::{JobSnapshot, Stage};
-use ocs_deploy_core::protocol::{DeviceId, PackageNotice};
+use ocs_deploy_core::protocol::{DeviceId, DownloadConfig, PackageNotice};
 use ocs_deploy_core::{PackageId, StatusCode, Timestamp, info};
 
 /// Why the state directory could not be used.
@@ -151,6 +153,61 @@ impl StateDir {
             text.push('\n');
         }
         write_atomic(&self.root.join("history"), text.as_bytes())
+    }
+
+    /// The download settings of the last PROLOG, if one was saved.
+    ///
+    /// # Errors
+    /// [`StateError::Io`] when the file exists but cannot be read; an unreadable content
+    /// gives `None` (the defaults apply until the next PROLOG).
+    pub fn download_config(&self) -> Result<Option<DownloadConfig>, StateError> {
+        let path = self.root.join("config");
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(&path)(e)),
+        };
+        let mut config = DownloadConfig::default();
+        let mut seen = 0;
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once('=') else {
+                return Ok(None);
+            };
+            let Ok(value) = value.parse::<u64>() else {
+                return Ok(None);
+            };
+            let secs = Duration::from_secs(value);
+            match key {
+                "on" => config.enabled = value != 0,
+                "frag_latency" => config.fragment_latency = secs,
+                "cycle_latency" => config.cycle_latency = secs,
+                "period_latency" => config.period_latency = secs,
+                "period_length" => config.period_length = u32::try_from(value).unwrap_or(u32::MAX),
+                "timeout_days" => config.timeout_days = u32::try_from(value).unwrap_or(u32::MAX),
+                "execution_timeout" => config.execution_timeout = secs,
+                _ => continue,
+            }
+            seen += 1;
+        }
+        Ok((seen == 7).then_some(config))
+    }
+
+    /// Saves the download settings of a PROLOG.
+    ///
+    /// # Errors
+    /// [`StateError::Io`].
+    pub fn save_download_config(&self, config: &DownloadConfig) -> Result<(), StateError> {
+        let text = format!(
+            "on={}\nfrag_latency={}\ncycle_latency={}\nperiod_latency={}\nperiod_length={}\ntimeout_days={}\nexecution_timeout={}\n",
+            u8::from(config.enabled),
+            config.fragment_latency.as_secs(),
+            config.cycle_latency.as_secs(),
+            config.period_latency.as_secs(),
+            config.period_length,
+            config.timeout_days,
+            config.execution_timeout.as_secs(),
+        );
+        write_atomic(&self.root.join("config"), text.as_bytes())
     }
 
     fn package_dir(&self, id: PackageId) -> PathBuf {

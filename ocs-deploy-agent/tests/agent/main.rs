@@ -3,4 +3,5 @@
 mod archives;
 mod exec;
 mod extract;
+mod runtime;
 mod state;

@@ -66,6 +66,23 @@ pub enum Stage {
 #[error("the download failed")]
 pub struct FetchFailed;
 
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The fragments do not make the archive the info file describes.
+    #[error(transparent)]
+    Fragments(#[from] FragmentError),
+    /// Reading the fragments or writing the archive failed (`ERR_OUT_OF_SPACE` when the
+    /// disk is full, `ERR_BUILD` otherwise).
+    #[error("i/o error while building: {message}")]
+    Io {
+        /// Whether the disk is full.
+        out_of_space: bool,
+        /// What failed.
+        message: String,
+    },
+}
+
 /// What the driver must do for a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
@@ -527,11 +544,28 @@ impl Job {
     /// The build ended. A digest that does not match gives `ERR_BAD_DIGEST` — unless our
     /// per-fragment SHA-256 names the bad fragment, which is then fetched again alone.
     /// Returns the install task when the build succeeded.
-    pub fn built(&mut self, result: Result<(), FragmentError>) -> Option<Task> {
+    pub fn built<E: Into<BuildError>>(&mut self, result: Result<(), E>) -> Option<Task> {
         if self.stage != Stage::Ready {
             return None;
         }
-        match result {
+        let e = match result.map_err(Into::into) {
+            Ok(()) => None,
+            Err(BuildError::Fragments(e)) => Some(e),
+            Err(BuildError::Io {
+                out_of_space,
+                message,
+            }) => {
+                tracing::warn!(package_id = %self.notice.id, %message, "build failed");
+                let status = if out_of_space {
+                    StatusCode::ErrOutOfSpace
+                } else {
+                    StatusCode::ErrBuild
+                };
+                self.stage = Stage::Result(status.clone());
+                return Some(Task::Report(status));
+            }
+        };
+        match e.map_or(Ok(()), Err) {
             Ok(()) => {
                 self.stage = Stage::Installing;
                 let plan = self.plan()?;

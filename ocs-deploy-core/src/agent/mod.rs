@@ -15,8 +15,8 @@ mod outcome;
 mod transport;
 
 pub use job::{
-    FetchFailed, FragmentReceiver, InstallOutcome, InstallPlan, Job, JobConfig, JobSnapshot,
-    PostCommand, Receipt, Stage, Task, Verdict, parse_schedule,
+    BuildError, FetchFailed, FragmentReceiver, InstallOutcome, InstallPlan, Job, JobConfig,
+    JobSnapshot, PostCommand, Receipt, Stage, Task, Verdict, parse_schedule,
 };
 pub use outcome::ResultStyle;
 pub use transport::{BodyStream, Transport, TransportError};
