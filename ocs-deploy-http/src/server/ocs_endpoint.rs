@@ -1,0 +1,183 @@
+//! The OCS communication endpoint: `POST /ocsinventory` (and any path below it).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use ocs_deploy_core::protocol::{DeviceId, Encoding, ProtocolError, Request, compression};
+use ocs_deploy_core::service::{DeploymentService, Reply, ServiceError};
+
+use super::error::chain;
+use super::{EndpointConfig, EndpointError};
+
+/// The `Content-Type` of every reply that has a body, as the OCS server labels it
+/// (whatever the framing, plain XML included).
+pub const REPLY_CONTENT_TYPE: &str = "application/x-compressed";
+
+#[derive(Debug, Clone)]
+struct Endpoint {
+    service: Arc<DeploymentService>,
+    config: Arc<EndpointConfig>,
+}
+
+/// The OCS communication endpoint as an axum [`Router`]: `POST /ocsinventory`, and
+/// `POST` to any path below it (the OCS server ignores the rest of the path).
+///
+/// - The body is bounded ([`EndpointConfig::max_body`], 413), decoded under
+///   [`EndpointConfig::max_decoded`] (413) from zlib (complete, or sync-flushed as the
+///   Windows agent sends it), gzip or plain XML; anything else is 400.
+/// - The reply is framed as the request was, labelled `Content-Type:
+///   application/x-compressed` with `Cache-Control: no-cache`, as the OCS server does.
+/// - The `DEVICEID` must be `<name>-YYYY-MM-DD-hh-mm-ss` (400 otherwise).
+/// - PROLOG and INVENTORY get the service's reply; a DOWNLOAD result gets 200 with an
+///   empty body, also when the service refuses it (logged at `warn`), so agents stop
+///   sending it, as with OCS. A DOWNLOAD result whose package `ID` is missing or not an
+///   id is likewise answered 200 and dropped, as OCS does.
+/// - Bad XML, a missing or unknown `QUERY`, and a PROLOG from an agent not on the
+///   [`EndpointConfig::user_agents`] allow-list get 400; each refusal is one log line
+///   saying why.
+/// - A failing store gets 503 (unavailable) or 500, logged at `error`.
+/// - `GET` gets 400 (as OCS), other methods 405.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
+/// use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
+/// use ocs_deploy_http::server::{EndpointConfig, ocs_router};
+///
+/// let service = DeploymentService::new(
+///     Arc::new(MemoryStore::new()),
+///     Arc::new(MemoryFiles::new()),
+///     ServiceConfig::default(),
+/// );
+/// let app: axum::Router = ocs_router(Arc::new(service), EndpointConfig::default());
+/// ```
+pub fn ocs_router(service: Arc<DeploymentService>, config: EndpointConfig) -> Router {
+    let limit = config.max_body;
+    let state = Endpoint {
+        service,
+        config: Arc::new(config),
+    };
+    Router::new()
+        .route("/ocsinventory", any(communicate))
+        .route("/ocsinventory/", any(communicate))
+        .route("/ocsinventory/{*rest}", any(communicate))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// What a handled request answers: a reply to encode, or an empty 200.
+enum Answer {
+    Xml(String),
+    Empty,
+}
+
+async fn communicate(
+    State(endpoint): State<Endpoint>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    match handle(&endpoint, &method, user_agent, body).await {
+        Ok((Answer::Xml(xml), encoding)) => {
+            let body = compression::encode(xml.as_bytes(), encoding);
+            (
+                StatusCode::OK,
+                [
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static(REPLY_CONTENT_TYPE),
+                    ),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        Ok((Answer::Empty, _)) => StatusCode::OK.into_response(),
+        Err(error) => {
+            let status = error.status();
+            if status.is_server_error() {
+                tracing::error!(status = status.as_u16(), user_agent, error = %chain(&error), "OCS request failed");
+            } else {
+                tracing::warn!(status = status.as_u16(), user_agent, reason = %chain(&error), "OCS request refused");
+            }
+            error.into_response()
+        }
+    }
+}
+
+async fn handle(
+    endpoint: &Endpoint,
+    method: &Method,
+    user_agent: Option<&str>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Answer, Encoding), EndpointError> {
+    if method != Method::POST {
+        return Err(EndpointError::Method(method.clone()));
+    }
+    let config = &endpoint.config;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            EndpointError::BodyTooLarge {
+                limit: config.max_body,
+            }
+        } else {
+            EndpointError::BodyUnreadable(rejection.body_text())
+        }
+    })?;
+    let (xml, encoding) =
+        compression::decode(&body, config.max_decoded).map_err(EndpointError::Undecodable)?;
+    drop(body);
+    let request = match Request::decode(&xml) {
+        Ok(request) => request,
+        Err(
+            ProtocolError::MissingPackageId { device_id }
+            | ProtocolError::BadResultPackageId { device_id, .. },
+        ) => {
+            // As OCS: a result naming no package is dropped with a 200, so the agent stops
+            // sending it; the device id is still checked.
+            let device = DeviceId::parse(&device_id).map_err(EndpointError::BadDeviceId)?;
+            tracing::warn!(device_id = %device, "DOWNLOAD result without a valid package ID dropped");
+            return Ok((Answer::Empty, encoding));
+        }
+        Err(e) => return Err(EndpointError::BadMessage(e)),
+    };
+    drop(xml);
+    let device = DeviceId::parse(request.device_id()).map_err(EndpointError::BadDeviceId)?;
+    match &request {
+        Request::Prolog { .. } if !config.accepts_user_agent(user_agent) => {
+            return Err(EndpointError::UserAgentRefused(
+                user_agent.unwrap_or_default().chars().take(120).collect(),
+            ));
+        }
+        Request::Prolog { .. } | Request::Inventory { .. } | Request::DownloadResult { .. } => {}
+        other => return Err(EndpointError::UnknownQuery(other.query().to_owned())),
+    }
+    tracing::debug!(device_id = %device, query = request.query(), ?encoding, user_agent, "OCS request");
+    let now = config.clock.now();
+    match endpoint.service.handle(&request, now).await {
+        Ok(Reply::Prolog(outcome)) => Ok((Answer::Xml(outcome.reply.encode()), encoding)),
+        Ok(Reply::Inventory(reply)) => Ok((Answer::Xml(reply.encode()), encoding)),
+        Ok(Reply::Result(_)) => Ok((Answer::Empty, encoding)),
+        Ok(Reply::Unsupported { query }) => Err(EndpointError::UnknownQuery(query)),
+        // A reply kind added to the service after this endpoint was written.
+        Ok(_) => Err(EndpointError::UnexpectedReply {
+            query: request.query().to_owned(),
+        }),
+        Err(ServiceError::ResultRefused(refusal)) => {
+            tracing::warn!(device_id = %device, %refusal, "DOWNLOAD result not recorded; answered 200 as OCS does");
+            Ok((Answer::Empty, encoding))
+        }
+        Err(e) if e.is_bad_input() => Err(EndpointError::Refused(e)),
+        Err(e) => Err(EndpointError::Service(e)),
+    }
+}
