@@ -123,3 +123,60 @@ impl IntoResponse for EndpointError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn backend() -> ocs_deploy_core::store::BackendError {
+        Arc::new(std::io::Error::other("connection refused"))
+    }
+
+    #[test]
+    fn store_failures_are_5xx_and_bad_input_4xx() {
+        let unavailable = EndpointError::Service(ServiceError::Store(StoreError::Unavailable {
+            backend: "sql",
+            source: backend(),
+        }));
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let failed = EndpointError::Service(ServiceError::Store(StoreError::Backend {
+            backend: "sql",
+            source: backend(),
+        }));
+        assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!failed.is_bad_input());
+        assert_eq!(
+            chain(&failed),
+            "deployment service failed: store operation failed: sql store failed: connection refused"
+        );
+        let refused = EndpointError::Refused(ServiceError::UnknownComputer("x".into()));
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            EndpointError::Method(axum::http::Method::GET).status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            EndpointError::Method(axum::http::Method::PUT).status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            EndpointError::BodyTooLarge { limit: 1 }.status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+
+    #[test]
+    fn server_errors_keep_details_out_of_the_body() {
+        let failed = EndpointError::Service(ServiceError::Store(StoreError::Backend {
+            backend: "sql",
+            source: backend(),
+        }));
+        let response = failed.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body =
+            futures::executor::block_on(axum::body::to_bytes(response.into_body(), 1024)).unwrap();
+        assert_eq!(body, "server error\n");
+    }
+}

@@ -4,13 +4,15 @@ use std::io::Read;
 
 use ocs_deploy_core::DeploymentStatus;
 use ocs_deploy_core::protocol::{
-    Encoding, InventoryReply, InventoryResponse, PrologReply, PrologResponse, compression,
+    DeviceId, Encoding, InventoryReply, InventoryResponse, PrologReply, PrologResponse, compression,
 };
+use ocs_deploy_core::service::AffectTarget;
+use ocs_deploy_core::store::AffectOptions;
 use ocs_deploy_http::server::EndpointConfig;
 use reqwest::StatusCode;
 
 use crate::reference;
-use crate::support::{DEVICE, Harness};
+use crate::support::{DEVICE, Harness, NOW};
 
 /// A zlib stream flushed with `Z_SYNC_FLUSH` and never finished, as the Windows agent
 /// sends it.
@@ -153,11 +155,9 @@ async fn inventory_with_the_real_agents_history_is_answered() {
     h.service
         .affect(
             h.activation,
-            &ocs_deploy_core::service::AffectTarget::Computers(vec![
-                ocs_deploy_core::protocol::DeviceId::parse(DEVICE).unwrap(),
-            ]),
-            &Default::default(),
-            crate::support::NOW,
+            &AffectTarget::Computers(vec![DeviceId::parse(DEVICE).unwrap()]),
+            &AffectOptions::default(),
+            NOW,
         )
         .await
         .unwrap();

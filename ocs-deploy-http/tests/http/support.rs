@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ocs_deploy_core::protocol::{DeviceId, Request};
+use ocs_deploy_core::protocol::{DeviceId, Hardware, Request};
 use ocs_deploy_core::service::{AffectTarget, BuildRequest, DeploymentService, ServiceConfig};
 use ocs_deploy_core::store::{
     ActivationId, AffectOptions, FileName, PackageFiles, PackageRecord, Store,
@@ -40,8 +40,14 @@ pub(crate) struct Harness {
     pub(crate) client: reqwest::Client,
 }
 
+/// Installs the ring crypto provider, and a log subscriber whose output the test
+/// harness shows for failing tests.
 pub(crate) fn install_ring() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_test_writer()
+        .try_init();
 }
 
 /// A client trusting only `ca_pem`.
@@ -165,7 +171,7 @@ impl Harness {
     pub(crate) async fn register(&self, device: &str) {
         let inventory = Request::Inventory {
             device_id: device.into(),
-            hardware: Default::default(),
+            hardware: Hardware::default(),
             history: Some(Vec::new()),
         };
         self.service.handle(&inventory, NOW).await.unwrap();

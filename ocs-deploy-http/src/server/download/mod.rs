@@ -93,7 +93,7 @@ async fn serve_file(
         return not_found();
     };
     let Some((package, file)) = name::resolve(&id, &name) else {
-        tracing::info!(id = %excerpt(&id), name = %excerpt(&name), "download of a name that is not a package file refused");
+        tracing::info!(id = ?excerpt(&id), name = ?excerpt(&name), "download of a name that is not a package file refused");
         return not_found();
     };
     if file == FileName::Info && downloads.info == InfoFiles::Refuse {
