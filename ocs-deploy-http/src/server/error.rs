@@ -60,6 +60,14 @@ pub enum EndpointError {
         /// The query answered.
         query: String,
     },
+    /// A task of the endpoint failed (a panic: a bug).
+    #[error("{what} failed: {detail}")]
+    Internal {
+        /// Which task.
+        what: &'static str,
+        /// What happened.
+        detail: String,
+    },
     /// The request used a method other than POST (GET gets 400, others 405).
     #[error("method {0} not allowed")]
     Method(axum::http::Method),
@@ -84,7 +92,9 @@ impl EndpointError {
             Self::Service(ServiceError::Store(StoreError::Unavailable { .. })) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::Service(_) | Self::UnexpectedReply { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Service(_) | Self::UnexpectedReply { .. } | Self::Internal { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 

@@ -9,7 +9,9 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use ocs_deploy_core::protocol::{DeviceId, Encoding, ProtocolError, Request, compression};
+use ocs_deploy_core::protocol::{
+    CompressionError, DeviceId, Encoding, ProtocolError, Request, compression,
+};
 use ocs_deploy_core::service::{DeploymentService, Reply, ServiceError};
 
 use super::error::chain;
@@ -115,6 +117,19 @@ async fn communicate(
     }
 }
 
+/// Bodies up to this size are decoded on the async worker; larger ones on a blocking
+/// thread.
+const INLINE_DECODE_MAX: usize = 64 * 1024;
+
+/// Decompresses a body under `limit` and decodes the request in it.
+fn decode_request(
+    body: &[u8],
+    limit: usize,
+) -> Result<(Result<Request, ProtocolError>, Encoding), CompressionError> {
+    let (xml, encoding) = compression::decode(body, limit)?;
+    Ok((Request::decode(&xml), encoding))
+}
+
 async fn handle(
     endpoint: &Endpoint,
     method: &Method,
@@ -134,10 +149,20 @@ async fn handle(
             EndpointError::BodyUnreadable(rejection.body_text())
         }
     })?;
-    let (xml, encoding) =
-        compression::decode(&body, config.max_decoded).map_err(EndpointError::Undecodable)?;
-    drop(body);
-    let request = match Request::decode(&xml) {
+    let limit = config.max_decoded;
+    let decoded = if body.len() > INLINE_DECODE_MAX {
+        // Inflating and parsing megabytes takes milliseconds: off the async workers.
+        tokio::task::spawn_blocking(move || decode_request(&body, limit))
+            .await
+            .map_err(|e| EndpointError::Internal {
+                what: "request decoder",
+                detail: e.to_string(),
+            })?
+    } else {
+        decode_request(&body, limit)
+    };
+    let (request, encoding) = decoded.map_err(EndpointError::Undecodable)?;
+    let request = match request {
         Ok(request) => request,
         Err(
             ProtocolError::MissingPackageId { device_id }
@@ -151,7 +176,6 @@ async fn handle(
         }
         Err(e) => return Err(EndpointError::BadMessage(e)),
     };
-    drop(xml);
     let device = DeviceId::parse(request.device_id()).map_err(EndpointError::BadDeviceId)?;
     match &request {
         Request::Prolog { .. } if !config.accepts_user_agent(user_agent) => {

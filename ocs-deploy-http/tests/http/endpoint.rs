@@ -166,6 +166,26 @@ async fn inventory_with_the_real_agents_history_is_answered() {
 }
 
 #[tokio::test]
+async fn a_large_inventory_is_answered() {
+    let h = Harness::start().await;
+    // 1 MiB of software entries, sent plain: decoded on a blocking thread.
+    let software = "<SOFTWARES><NAME>libexample</NAME><VERSION>1.2.3-4</VERSION></SOFTWARES>\n";
+    let padding = software.repeat((1 << 20) / software.len());
+    let xml = String::from_utf8(inventory_request(DEVICE))
+        .unwrap()
+        .replace("<CONTENT>", &format!("<CONTENT>\n{padding}"));
+    assert!(xml.len() > 1 << 20);
+    let reply = ocs_reply(h.post(xml.into_bytes()).await).await;
+    let (xml, encoding) = compression::decode(&reply, 1 << 20).unwrap();
+    assert_eq!(encoding, Encoding::Plain);
+    assert_eq!(
+        InventoryReply::decode(&xml).unwrap().response,
+        InventoryResponse::NoAccountUpdate
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn download_result_is_recorded_with_an_empty_200() {
     let h = Harness::start().await;
     h.affect_to(DEVICE).await;
