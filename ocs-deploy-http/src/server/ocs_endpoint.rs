@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use futures::StreamExt;
 use ocs_deploy_core::protocol::{
     CompressionError, DeviceId, Encoding, ProtocolError, Request, compression,
 };
@@ -60,7 +60,6 @@ struct Endpoint {
 /// let app: axum::Router = ocs_router(Arc::new(service), EndpointConfig::default());
 /// ```
 pub fn ocs_router(service: Arc<DeploymentService>, config: EndpointConfig) -> Router {
-    let limit = config.max_body;
     let state = Endpoint {
         service,
         config: Arc::new(config),
@@ -69,7 +68,6 @@ pub fn ocs_router(service: Arc<DeploymentService>, config: EndpointConfig) -> Ro
         .route("/ocsinventory", any(communicate))
         .route("/ocsinventory/", any(communicate))
         .route("/ocsinventory/{*rest}", any(communicate))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
@@ -83,12 +81,16 @@ async fn communicate(
     State(endpoint): State<Endpoint>,
     method: Method,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    match handle(&endpoint, &method, user_agent, body).await {
+    let content_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match handle(&endpoint, &method, user_agent, content_length, body).await {
         Ok((Answer::Xml(xml), encoding)) => {
             let body = compression::encode(xml.as_bytes(), encoding);
             (
@@ -130,25 +132,44 @@ fn decode_request(
     Ok((Request::decode(&xml), encoding))
 }
 
+/// Reads a whole body of at most `limit` bytes. A larger announced length is refused
+/// before a byte is read; a body sent without a length is read up to the limit.
+async fn read_body(
+    body: Body,
+    content_length: Option<u64>,
+    limit: usize,
+) -> Result<Vec<u8>, EndpointError> {
+    let too_large = || EndpointError::BodyTooLarge { limit };
+    if content_length.is_some_and(|len| usize::try_from(len).map_or(true, |len| len > limit)) {
+        return Err(too_large());
+    }
+    let capacity = content_length
+        .and_then(|len| usize::try_from(len).ok())
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(capacity);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| EndpointError::BodyUnreadable(chain(&e)))?;
+        if out.len().saturating_add(chunk.len()) > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 async fn handle(
     endpoint: &Endpoint,
     method: &Method,
     user_agent: Option<&str>,
-    body: Result<Bytes, BytesRejection>,
+    content_length: Option<u64>,
+    body: Body,
 ) -> Result<(Answer, Encoding), EndpointError> {
     if method != Method::POST {
         return Err(EndpointError::Method(method.clone()));
     }
     let config = &endpoint.config;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            EndpointError::BodyTooLarge {
-                limit: config.max_body,
-            }
-        } else {
-            EndpointError::BodyUnreadable(rejection.body_text())
-        }
-    })?;
+    let body = read_body(body, content_length, config.max_body).await?;
     let limit = config.max_decoded;
     let decoded = if body.len() > INLINE_DECODE_MAX {
         // Inflating and parsing megabytes takes milliseconds: off the async workers.

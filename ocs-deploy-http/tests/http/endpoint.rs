@@ -352,9 +352,32 @@ async fn huge_body_is_413() {
     // Small enough to be read whole, too large for the limit.
     let mut xml = prolog_request();
     xml.resize(100 * 1024, b' ');
-    let response = h.post(xml).await;
+    let response = h.post(xml.clone()).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    // Just below the limit is fine.
+    // The same sent in chunks, without a length.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        xml.chunks(8 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let chunked = h
+        .client
+        .post(h.http_url("/ocsinventory"))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chunked.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Just below the limit is fine, with or without a length.
+    let mut xml = prolog_request();
+    xml.resize(60 * 1024, b' ');
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        xml.chunks(8 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let chunked = h
+        .client
+        .post(h.http_url("/ocsinventory"))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chunked.status(), StatusCode::OK);
     let mut xml = prolog_request();
     xml.resize(60 * 1024, b' ');
     assert_eq!(h.post(xml).await.status(), StatusCode::OK);
@@ -363,11 +386,19 @@ async fn huge_body_is_413() {
 
 #[tokio::test]
 async fn default_body_limit_is_8_mib() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     let h = Harness::start().await;
-    let mut xml = prolog_request();
-    xml.resize(9 << 20, b' ');
-    let response = h.post(xml).await;
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The announced length alone is refused: the server answers before the body is sent.
+    let mut stream = tokio::net::TcpStream::connect(h.http_addr()).await.unwrap();
+    let head = format!(
+        "POST /ocsinventory HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-compress\r\nContent-Length: {}\r\n\r\n",
+        (8 << 20) + 1
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = vec![0; 12];
+    stream.read_exact(&mut response).await.unwrap();
+    assert_eq!(response, b"HTTP/1.1 413");
     h.stop().await;
 }
 
