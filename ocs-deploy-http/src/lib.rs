@@ -1,0 +1,70 @@
+//! HTTP adapters of ocs-deploy: the server that OCS Inventory NG agents talk to.
+//!
+//! # Overview
+//! With the `server` feature (on by default), [`server`] holds:
+//! - [`server::ocs_router`]: the OCS communication endpoint (`POST /ocsinventory`),
+//!   wire-compatible with the real OCS agents: zlib (complete or sync-flushed), gzip or
+//!   plain XML bodies, replies framed as the request was, the `DEVICEID` check, and the
+//!   HTTP statuses agents expect (a DOWNLOAD result always gets 200). Requests are
+//!   answered by a [`DeploymentService`](ocs_deploy_core::service::DeploymentService).
+//! - [`server::download_router`]: the package files (`/download/<id>/info` and
+//!   `/download/<id>/<id>-<n>`) from a directory, streamed, with ranges and `ETag`s.
+//! - [`server::TlsConfig`]: the HTTPS certificate, from PEM files or generated with a
+//!   CA certificate (`cacert.pem`) for the agents.
+//! - [`server::Server`]: an HTTP and an HTTPS listener serving both, with graceful
+//!   shutdown.
+//!
+//! The guide [`docs::serving_files`] shows how to serve the package files with nginx or
+//! an object store instead.
+//!
+//! # Example
+//! ```
+//! use std::sync::Arc;
+//! use ocs_deploy_core::protocol::{compression, Encoding};
+//! use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
+//! use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
+//! use ocs_deploy_http::server::{EndpointConfig, Server, TlsConfig};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let service = Arc::new(DeploymentService::new(
+//!     Arc::new(MemoryStore::new()),
+//!     Arc::new(MemoryFiles::new()),
+//!     ServiceConfig::default(),
+//! ));
+//! let dir = tempfile::tempdir()?;
+//! let (tls, _certs) = TlsConfig::generate(&dir.path().join("tls"), &[])?;
+//! let running = Server::new(service, EndpointConfig::default(), dir.path().join("download"))
+//!     .http("127.0.0.1:0".parse()?)
+//!     .https("127.0.0.1:0".parse()?, tls)
+//!     .start()
+//!     .await?;
+//!
+//! // What the Unix agent POSTs first.
+//! let prolog = compression::encode_zlib(
+//!     b"<REQUEST><DEVICEID>vm-2026-11-24-06-35-53</DEVICEID><QUERY>PROLOG</QUERY></REQUEST>",
+//! );
+//! let addr = running.http_addr().unwrap();
+//! let reply = post(addr, &prolog).await?;
+//! assert!(reply.starts_with(b"HTTP/1.1 200 OK\r\n"));
+//! running.shutdown(std::time::Duration::from_secs(1)).await?;
+//! # Ok(()) }
+//! # async fn post(addr: std::net::SocketAddr, body: &[u8]) -> std::io::Result<Vec<u8>> {
+//! #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! #     let mut s = tokio::net::TcpStream::connect(addr).await?;
+//! #     let head = format!("POST /ocsinventory HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n", body.len());
+//! #     s.write_all(head.as_bytes()).await?;
+//! #     s.write_all(body).await?;
+//! #     let mut out = Vec::new();
+//! #     s.read_to_end(&mut out).await?;
+//! #     Ok(out)
+//! # }
+//! ```
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)
+)]
+
+pub mod docs;
+#[cfg(feature = "server")]
+pub mod server;

@@ -1,0 +1,241 @@
+//! Package files: `GET`/`HEAD /download/<id>/info` and `/download/<id>/<id>-<n>`, from
+//! a package root directory on disk.
+
+mod conditional;
+mod name;
+
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use ocs_deploy_core::PackageId;
+use ocs_deploy_core::store::FileName;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use conditional::{Range, Validators};
+
+/// Whether a download router serves the info files.
+///
+/// Agents fetch the info file (which names the command to run and the digest of the
+/// archive) only over HTTPS, checking the server's certificate; fragments are checked
+/// against that digest and may come over plain HTTP. So the plain-HTTP listener should
+/// refuse info files ([`InfoFiles::Refuse`]: 403) and the HTTPS listener serve them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InfoFiles {
+    /// Serve `<id>/info` (HTTPS listeners).
+    Serve,
+    /// Answer 403 for `<id>/info` (plain-HTTP listeners); fragments are still served.
+    Refuse,
+}
+
+/// Bytes read from disk at a time while streaming a file.
+const CHUNK: usize = 64 * 1024;
+
+#[derive(Debug)]
+struct Downloads {
+    root: PathBuf,
+    info: InfoFiles,
+}
+
+/// The package files under `root`, laid out as `<root>/<id>/info` and
+/// `<root>/<id>/<id>-<n>` (what [`DeploymentService::build`] writes through a
+/// [`PackageFiles`] on disk, and what the OCS console writes), served at
+/// `/download/<id>/info` and `/download/<id>/<id>-<n>`.
+///
+/// - `GET` and `HEAD`, streamed from disk (a fragment is never held in memory whole).
+/// - A single `Range` is answered 206 with `Content-Range`; an unsatisfiable one 416;
+///   several ranges get the whole file.
+/// - A strong `ETag` (size and modification time) and `Last-Modified`; `If-None-Match`
+///   and `If-Modified-Since` give 304; `If-Range` is honoured.
+/// - Only those two names are served: the id must be canonical decimal
+///   ([`PackageId`]) and a fragment's id prefix must be the directory's. Anything else
+///   (`..`, encoded slashes, absolute paths, other names, directories, symbolic links
+///   leading out of `root`) is 404 and never reads a file outside `root`.
+/// - With [`InfoFiles::Refuse`], info files are 403.
+///
+/// See [the serving guide](crate::docs::serving_files) to serve the same folder with
+/// nginx or an object store instead.
+///
+/// ```
+/// use ocs_deploy_http::server::{InfoFiles, download_router};
+///
+/// let plain_http: axum::Router = download_router("/var/lib/ocs-deploy/download", InfoFiles::Refuse);
+/// let https: axum::Router = download_router("/var/lib/ocs-deploy/download", InfoFiles::Serve);
+/// ```
+///
+/// [`DeploymentService::build`]: ocs_deploy_core::service::DeploymentService::build
+/// [`PackageFiles`]: ocs_deploy_core::store::PackageFiles
+pub fn download_router(root: impl Into<PathBuf>, info: InfoFiles) -> Router {
+    let state = Arc::new(Downloads {
+        root: root.into(),
+        info,
+    });
+    Router::new()
+        .route("/download/{id}/{name}", get(serve_file).head(serve_file))
+        .with_state(state)
+}
+
+async fn serve_file(
+    State(downloads): State<Arc<Downloads>>,
+    method: Method,
+    headers: HeaderMap,
+    path: Result<UrlPath<(String, String)>, PathRejection>,
+) -> Response {
+    let Ok(UrlPath((id, name))) = path else {
+        return not_found();
+    };
+    let Some((package, file)) = name::resolve(&id, &name) else {
+        tracing::info!(id = ?excerpt(&id), name = ?excerpt(&name), "download of a name that is not a package file refused");
+        return not_found();
+    };
+    if file == FileName::Info && downloads.info == InfoFiles::Refuse {
+        tracing::info!(package_id = %package, "info file requested over plain HTTP refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "info files are served over HTTPS only\n",
+        )
+            .into_response();
+    }
+    match open(&downloads.root, package, file).await {
+        Ok(Some(opened)) => respond(&method, &headers, opened, file).await,
+        Ok(None) => not_found(),
+        Err(e) => {
+            tracing::error!(package_id = %package, file = %file.file_name(package), error = %e, "cannot read package file");
+            (StatusCode::INTERNAL_SERVER_ERROR, "server error\n").into_response()
+        }
+    }
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+/// At most 120 characters of a text from the URL, for a log line.
+fn excerpt(text: &str) -> String {
+    text.chars().take(120).collect()
+}
+
+struct Opened {
+    file: tokio::fs::File,
+    len: u64,
+    validators: Validators,
+}
+
+/// Opens a package file, or `None` when there is no such regular file inside `root`
+/// (missing, a directory, or a symbolic link leading out of `root`).
+async fn open(root: &Path, package: PackageId, file: FileName) -> std::io::Result<Option<Opened>> {
+    let not_found = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => Ok(None),
+        _ => Err(e),
+    };
+    let root = match tokio::fs::canonicalize(root).await {
+        Ok(root) => root,
+        Err(e) => return not_found(e),
+    };
+    let path = root.join(file.relative_path(package));
+    let real = match tokio::fs::canonicalize(&path).await {
+        Ok(real) => real,
+        Err(e) => return not_found(e),
+    };
+    if !real.starts_with(&root) {
+        tracing::warn!(package_id = %package, path = %path.display(), "package file is a link out of the package root; refused");
+        return Ok(None);
+    }
+    let handle = match tokio::fs::File::open(&real).await {
+        Ok(handle) => handle,
+        Err(e) => return not_found(e),
+    };
+    let metadata = handle.metadata().await?;
+    if !metadata.is_file() {
+        return Ok(None);
+    }
+    let len = metadata.len();
+    Ok(Some(Opened {
+        file: handle,
+        len,
+        validators: Validators::new(len, metadata.modified().ok()),
+    }))
+}
+
+async fn respond(method: &Method, headers: &HeaderMap, opened: Opened, file: FileName) -> Response {
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let Opened {
+        file: mut handle,
+        len,
+        validators,
+    } = opened;
+    let mut response = Response::builder()
+        .header(header::ETAG, &validators.etag)
+        .header(header::ACCEPT_RANGES, "bytes");
+    if let Some(modified) = validators.modified {
+        response = response.header(header::LAST_MODIFIED, httpdate::fmt_http_date(modified));
+    }
+    if validators.not_modified(
+        header_text(header::IF_NONE_MATCH),
+        header_text(header::IF_MODIFIED_SINCE),
+    ) {
+        return finish(response.status(StatusCode::NOT_MODIFIED), Body::empty());
+    }
+    let range = if validators.range_applies(header_text(header::IF_RANGE)) {
+        Range::parse(header_text(header::RANGE), len)
+    } else {
+        Range::Full
+    };
+    let (start, count) = match range {
+        Range::Full => {
+            response = response.status(StatusCode::OK);
+            (0, len)
+        }
+        Range::Part { start, end } => {
+            response = response
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
+            (start, end - start + 1)
+        }
+        Range::Unsatisfiable => {
+            return finish(
+                response
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{len}")),
+                Body::empty(),
+            );
+        }
+    };
+    let content_type = match file {
+        FileName::Info => "application/xml",
+        FileName::Fragment(_) => "application/octet-stream",
+    };
+    response = response
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_LENGTH, count);
+    if *method == Method::HEAD {
+        return finish(response, Body::empty());
+    }
+    if start > 0
+        && let Err(e) = handle.seek(SeekFrom::Start(start)).await
+    {
+        tracing::error!(error = %e, "cannot seek in package file");
+        return (StatusCode::INTERNAL_SERVER_ERROR, "server error\n").into_response();
+    }
+    let stream = ReaderStream::with_capacity(handle.take(count), CHUNK);
+    finish(response, Body::from_stream(stream))
+}
+
+fn finish(builder: axum::http::response::Builder, body: Body) -> Response {
+    builder.body(body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot build a download response");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    })
+}

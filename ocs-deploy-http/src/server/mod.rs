@@ -1,0 +1,33 @@
+//! The server side (feature `server`): the OCS communication endpoint, the package
+//! files, TLS, and the listeners.
+//!
+//! - [`ocs_router`] with [`EndpointConfig`] (limits, `User-Agent` allow-list,
+//!   [`Clock`]): `POST /ocsinventory`, answered by a
+//!   [`DeploymentService`](ocs_deploy_core::service::DeploymentService); refusals are
+//!   [`EndpointError`]s.
+//! - [`download_router`]: `GET`/`HEAD /download/<id>/info` and
+//!   `/download/<id>/<id>-<n>` from a package root on disk, with ranges and validators;
+//!   [`InfoFiles`] says whether info files are served (HTTPS) or refused (plain HTTP).
+//! - [`TlsConfig`]: a certificate from PEM files, or generated with a CA for the agents
+//!   ([`GeneratedCertificates`]).
+//! - [`Server`]: both routers on an HTTP and an HTTPS listener; [`RunningServer`] gives
+//!   the bound addresses and shuts down gracefully.
+//!
+//! Routers carry no tracing layer of their own; [`Server`] adds `tower_http`'s
+//! `TraceLayer`. Install the ring crypto provider in your binary
+//! (`rustls::crypto::ring::default_provider().install_default()`) if other code builds
+//! rustls configurations without naming one; [`TlsConfig`] names ring itself.
+
+mod config;
+mod download;
+mod error;
+mod ocs_endpoint;
+mod serve;
+mod tls;
+
+pub use config::{Clock, EndpointConfig};
+pub use download::{InfoFiles, download_router};
+pub use error::EndpointError;
+pub use ocs_endpoint::{REPLY_CONTENT_TYPE, ocs_router};
+pub use serve::{HEADER_READ_TIMEOUT, RunningServer, ServeError, Server};
+pub use tls::{DEFAULT_NAMES, GeneratedCertificates, TlsConfig, TlsError};
