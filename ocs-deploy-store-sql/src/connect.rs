@@ -240,7 +240,9 @@ fn redact(url: &str) -> String {
         (Some(start), Some(at)) if at > start => {
             let creds = &url[start + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..start + 3], &creds[..colon], &url[at..]),
+                Some(colon) => {
+                    format!("{}{}:***{}", &url[..start + 3], &creds[..colon], &url[at..])
+                }
                 None => url.to_owned(),
             }
         }
@@ -250,7 +252,9 @@ fn redact(url: &str) -> String {
 
 /// The URL names no supported database.
 #[derive(Debug, thiserror::Error)]
-#[error("unsupported store URL {0:?}: expected sqlite:, postgres:, postgresql:, mysql: or mariadb:")]
+#[error(
+    "unsupported store URL {0:?}: expected sqlite:, postgres:, postgresql:, mysql: or mariadb:"
+)]
 pub(crate) struct UnsupportedUrl(String);
 
 #[cfg(test)]
@@ -260,7 +264,10 @@ mod tests {
     #[test]
     fn sqlite_files_are_created_and_memory_is_left_alone() {
         assert_eq!(sqlite_url("sqlite://a.db"), "sqlite://a.db?mode=rwc");
-        assert_eq!(sqlite_url("sqlite://a.db?vfs=unix"), "sqlite://a.db?vfs=unix&mode=rwc");
+        assert_eq!(
+            sqlite_url("sqlite://a.db?vfs=unix"),
+            "sqlite://a.db?vfs=unix&mode=rwc"
+        );
         assert_eq!(sqlite_url("sqlite://a.db?mode=ro"), "sqlite://a.db?mode=ro");
         assert_eq!(sqlite_url("sqlite::memory:"), "sqlite::memory:");
     }

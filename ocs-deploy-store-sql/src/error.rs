@@ -53,6 +53,7 @@ pub(crate) fn unavailable(
 }
 
 /// A value read back that the model refuses.
+#[allow(clippy::needless_pass_by_value)] // details are ids and short texts; by value reads better
 pub(crate) fn corrupt(backend: Backend, what: &'static str, detail: impl ToString) -> Failure {
     Failure::Store(StoreError::Corrupt {
         backend: backend.name(),

@@ -156,7 +156,9 @@ impl FileWriter for DirectoryWriter {
     async fn finish(mut self: Box<Self>) -> Result<(), FilesError> {
         let relative = self.relative.clone();
         if let Some(mut file) = self.file.take() {
-            file.flush().await.map_err(|e| failed(relative.clone(), e))?;
+            file.flush()
+                .await
+                .map_err(|e| failed(relative.clone(), e))?;
             file.sync_all()
                 .await
                 .map_err(|e| failed(relative.clone(), e))?;

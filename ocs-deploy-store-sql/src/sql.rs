@@ -98,10 +98,12 @@ impl SqlStore {
             .statements
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let text = cache.entry(sql).or_insert_with(|| match self.inner.backend {
-            Backend::Postgres => Arc::from(numbered_placeholders(sql)),
-            Backend::Sqlite | Backend::MySql => Arc::from(sql),
-        });
+        let text = cache
+            .entry(sql)
+            .or_insert_with(|| match self.inner.backend {
+                Backend::Postgres => Arc::from(numbered_placeholders(sql)),
+                Backend::Sqlite | Backend::MySql => Arc::from(sql),
+            });
         AssertSqlSafe(Arc::clone(text))
     }
 
@@ -146,7 +148,10 @@ impl SqlStore {
     }
 
     /// Runs one attempt of a read-only operation (no retry needed), mapping its errors.
-    pub(crate) async fn read<T>(&self, op: impl Future<Output = Attempt<T>>) -> Result<T, StoreError> {
+    pub(crate) async fn read<T>(
+        &self,
+        op: impl Future<Output = Attempt<T>>,
+    ) -> Result<T, StoreError> {
         match op.await {
             Ok(v) => Ok(v),
             Err(Failure::Store(e)) => Err(e),
@@ -340,7 +345,10 @@ mod tests {
             numbered_placeholders("SELECT a FROM t WHERE b = ? AND c LIKE '?%' AND d IN (?, ?)"),
             "SELECT a FROM t WHERE b = $1 AND c LIKE '?%' AND d IN ($2, $3)"
         );
-        assert_eq!(numbered_placeholders("x = 'it''s ?' OR y = ?"), "x = 'it''s ?' OR y = $1");
+        assert_eq!(
+            numbered_placeholders("x = 'it''s ?' OR y = ?"),
+            "x = 'it''s ?' OR y = $1"
+        );
     }
 
     #[test]

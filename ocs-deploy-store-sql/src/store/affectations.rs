@@ -3,8 +3,8 @@
 
 use ocs_deploy_core::status::DeploymentStatus;
 use ocs_deploy_core::store::{
-    ActivationId, AffectOptions, Affectation, ComputerId, GroupAffectation, GroupId,
-    ResultOutcome, StatusEvent, StoreError,
+    ActivationId, AffectOptions, Affectation, ComputerId, GroupAffectation, GroupId, ResultOutcome,
+    StatusEvent, StoreError,
 };
 use ocs_deploy_core::{PackageId, StatusClass, StatusCode, Timestamp};
 use sqlx::{AnyConnection, Row};
@@ -149,7 +149,11 @@ impl SqlStore {
             if exists.is_none() {
                 return Err(StoreError::not_found("group", group).into());
             }
-            if self.package_of_activation(&mut tx, activation).await?.is_none() {
+            if self
+                .package_of_activation(&mut tx, activation)
+                .await?
+                .is_none()
+            {
                 return Err(StoreError::not_found("activation", activation).into());
             }
             sqlx::query(self.sql(self.pick(
@@ -204,8 +208,7 @@ impl SqlStore {
             self.computer_exists(&mut tx, computer).await?;
             let mut adopted = Vec::new();
             for g in offered {
-                let Some(package) = self.package_of_activation(&mut tx, g.activation).await?
-                else {
+                let Some(package) = self.package_of_activation(&mut tx, g.activation).await? else {
                     continue;
                 };
                 let has = sqlx::query(
@@ -232,7 +235,8 @@ impl SqlStore {
                 .bind(millis(now))
                 .execute(&mut *tx)
                 .await?;
-                self.event(&mut tx, computer, g.activation, None, now).await?;
+                self.event(&mut tx, computer, g.activation, None, now)
+                    .await?;
                 adopted.push(g.activation);
             }
             tx.commit().await?;
@@ -356,8 +360,14 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() == 1 {
-                    self.event(&mut tx, computer, activation, Some(DeploymentStatus::NOTIFIED), now)
-                        .await?;
+                    self.event(
+                        &mut tx,
+                        computer,
+                        activation,
+                        Some(DeploymentStatus::NOTIFIED),
+                        now,
+                    )
+                    .await?;
                     changed.push(activation);
                 }
             }
@@ -392,7 +402,8 @@ impl SqlStore {
             if done.rows_affected() == 0 {
                 return Ok(false);
             }
-            self.event(&mut tx, computer, activation, Some(status), now).await?;
+            self.event(&mut tx, computer, activation, Some(status), now)
+                .await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -429,13 +440,14 @@ impl SqlStore {
         status: &str,
         now: Timestamp,
     ) -> Attempt<Option<ResultOutcome>> {
-        let row = sqlx::query(
-            self.sql("SELECT activation, status FROM affectations WHERE package = ? AND computer = ?"),
-        )
-        .bind(package_key(package))
-        .bind(computer.0)
-        .fetch_optional(self.pool())
-        .await?;
+        let row =
+            sqlx::query(self.sql(
+                "SELECT activation, status FROM affectations WHERE package = ? AND computer = ?",
+            ))
+            .bind(package_key(package))
+            .bind(computer.0)
+            .fetch_optional(self.pool())
+            .await?;
         let Some(row) = row else {
             return Ok(Some(ResultOutcome::NotAffected));
         };
@@ -467,7 +479,8 @@ impl SqlStore {
         if update.execute(&mut *tx).await?.rows_affected() == 0 {
             return Ok(None);
         }
-        self.event(&mut tx, computer, activation, Some(status), now).await?;
+        self.event(&mut tx, computer, activation, Some(status), now)
+            .await?;
         tx.commit().await?;
         Ok(Some(ResultOutcome::Recorded {
             activation,

@@ -1,12 +1,14 @@
 //! Computers, their history, static groups and settings.
 
+use std::fmt::Write as _;
+
 use ocs_deploy_core::PackageId;
+use ocs_deploy_core::Timestamp;
 use ocs_deploy_core::protocol::DeviceId;
 use ocs_deploy_core::store::{
     Computer, ComputerFilter, ComputerId, ComputerUpdate, Group, GroupId, Setting, SettingScope,
     SettingValue, StoreError, TextMatch,
 };
-use ocs_deploy_core::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -77,14 +79,21 @@ impl SqlStore {
         ids: &[i64],
     ) -> Attempt<()> {
         for chunk in ids.chunks(CHUNK) {
-            let sql = format!("SELECT id FROM computers WHERE id IN ({})", int_list(chunk.iter().copied()));
+            let sql = format!(
+                "SELECT id FROM computers WHERE id IN ({})",
+                int_list(chunk.iter().copied())
+            );
             let found: Vec<i64> = sqlx::query_scalar(self.dynamic(&sql))
                 .persistent(false)
                 .fetch_all(&mut *conn)
                 .await?;
             if found.len() != chunk.len() {
                 let found: std::collections::BTreeSet<i64> = found.into_iter().collect();
-                let missing = chunk.iter().find(|c| !found.contains(c)).copied().unwrap_or_default();
+                let missing = chunk
+                    .iter()
+                    .find(|c| !found.contains(c))
+                    .copied()
+                    .unwrap_or_default();
                 return Err(StoreError::not_found("computer", missing).into());
             }
         }
@@ -117,7 +126,11 @@ impl SqlStore {
         }
     }
 
-    async fn upsert_computer_once(&self, u: &ComputerUpdate, now: Timestamp) -> Attempt<Option<ComputerId>> {
+    async fn upsert_computer_once(
+        &self,
+        u: &ComputerUpdate,
+        now: Timestamp,
+    ) -> Attempt<Option<ComputerId>> {
         let mut tx = self.begin().await?;
         let existing: Option<i64> =
             sqlx::query_scalar(self.sql("SELECT id FROM computers WHERE device_id = ?"))
@@ -160,7 +173,10 @@ impl SqlStore {
         Ok(Some(ComputerId(id)))
     }
 
-    pub(super) async fn computer_by_id(&self, id: ComputerId) -> Result<Option<Computer>, StoreError> {
+    pub(super) async fn computer_by_id(
+        &self,
+        id: ComputerId,
+    ) -> Result<Option<Computer>, StoreError> {
         self.read(async {
             let sql = format!("SELECT {COMPUTER_COLUMNS} FROM computers WHERE id = ?");
             let row = sqlx::query(self.dynamic(&sql))
@@ -213,7 +229,7 @@ impl SqlStore {
                         format!("%{}%", like_literal(&v.to_ascii_lowercase())),
                     ),
                 };
-                sql.push_str(&format!(" AND {column} IS NOT NULL AND LOWER({column}) {op}"));
+                let _ = write!(sql, " AND {column} IS NOT NULL AND LOWER({column}) {op}");
                 values.push(value);
             }
             sql.push_str(" ORDER BY id");
@@ -237,11 +253,12 @@ impl SqlStore {
             if let Some(server) = server {
                 self.computer_exists(&mut tx, server).await?;
             }
-            let done = sqlx::query(self.sql("UPDATE computers SET download_server = ? WHERE id = ?"))
-                .bind(server.map(|s| s.0))
-                .bind(computer.0)
-                .execute(&mut *tx)
-                .await?;
+            let done =
+                sqlx::query(self.sql("UPDATE computers SET download_server = ? WHERE id = ?"))
+                    .bind(server.map(|s| s.0))
+                    .bind(computer.0)
+                    .execute(&mut *tx)
+                    .await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::not_found("computer", computer).into());
             }
@@ -268,9 +285,14 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
             for chunk in keys.chunks(CHUNK) {
-                let values: Vec<String> =
-                    chunk.iter().map(|p| format!("({}, {p})", computer.0)).collect();
-                let sql = format!("INSERT INTO history (computer, package) VALUES {}", values.join(", "));
+                let values: Vec<String> = chunk
+                    .iter()
+                    .map(|p| format!("({}, {p})", computer.0))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO history (computer, package) VALUES {}",
+                    values.join(", ")
+                );
                 sqlx::query(self.dynamic(&sql))
                     .persistent(false)
                     .execute(&mut *tx)
@@ -282,7 +304,10 @@ impl SqlStore {
         .await
     }
 
-    pub(super) async fn history_of(&self, computer: ComputerId) -> Result<Vec<PackageId>, StoreError> {
+    pub(super) async fn history_of(
+        &self,
+        computer: ComputerId,
+    ) -> Result<Vec<PackageId>, StoreError> {
         self.read(async {
             let rows: Vec<i64> = sqlx::query_scalar(
                 self.sql("SELECT package FROM history WHERE computer = ? ORDER BY package"),
@@ -295,7 +320,11 @@ impl SqlStore {
         .await
     }
 
-    pub(super) async fn create_group_row(&self, name: &str, visible: bool) -> Result<GroupId, StoreError> {
+    pub(super) async fn create_group_row(
+        &self,
+        name: &str,
+        visible: bool,
+    ) -> Result<GroupId, StoreError> {
         self.retry(|| async move {
             let mut conn = self.pool().acquire().await?;
             let query = sqlx::query(self.sql(self.pick(
@@ -324,10 +353,12 @@ impl SqlStore {
 
     pub(super) async fn group_named(&self, name: &str) -> Result<Option<Group>, StoreError> {
         self.read(async {
-            let row = sqlx::query(self.sql("SELECT id, name, is_visible FROM static_groups WHERE name = ?"))
-                .bind(name)
-                .fetch_optional(self.pool())
-                .await?;
+            let row = sqlx::query(
+                self.sql("SELECT id, name, is_visible FROM static_groups WHERE name = ?"),
+            )
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
             row.map(|r| Self::group_row(&r)).transpose()
         })
         .await
@@ -335,9 +366,10 @@ impl SqlStore {
 
     pub(super) async fn all_groups(&self) -> Result<Vec<Group>, StoreError> {
         self.read(async {
-            let rows = sqlx::query(self.sql("SELECT id, name, is_visible FROM static_groups ORDER BY id"))
-                .fetch_all(self.pool())
-                .await?;
+            let rows =
+                sqlx::query(self.sql("SELECT id, name, is_visible FROM static_groups ORDER BY id"))
+                    .fetch_all(self.pool())
+                    .await?;
             rows.iter().map(Self::group_row).collect()
         })
         .await
@@ -487,7 +519,10 @@ impl SqlStore {
         .await
     }
 
-    pub(super) async fn settings_at(&self, scope: SettingScope) -> Result<Vec<SettingValue>, StoreError> {
+    pub(super) async fn settings_at(
+        &self,
+        scope: SettingScope,
+    ) -> Result<Vec<SettingValue>, StoreError> {
         let (kind, id) = scope_key(scope);
         self.read(async {
             let rows = sqlx::query(self.sql(
@@ -498,7 +533,10 @@ impl SqlStore {
             .bind(id)
             .fetch_all(self.pool())
             .await?;
-            let mut out = rows.iter().map(|r| self.setting_row(r)).collect::<Attempt<Vec<_>>>()?;
+            let mut out = rows
+                .iter()
+                .map(|r| self.setting_row(r))
+                .collect::<Attempt<Vec<_>>>()?;
             out.sort_by_key(|s| (s.scope, s.setting));
             Ok(out)
         })

@@ -4,9 +4,9 @@ use ocs_deploy_core::Timestamp;
 use ocs_deploy_core::protocol::DeviceId;
 use ocs_deploy_core::status::DeploymentStatus;
 use ocs_deploy_core::store::{
-    ActivationId, ContactContext, GroupAffectation, GroupId, StoreError,
+    Activation, ContactContext, GroupAffectation, GroupId, SettingValue, StoreError,
 };
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use crate::SqlStore;
 use crate::error::Attempt;
@@ -21,13 +21,18 @@ impl SqlStore {
         self.retry(|| self.contact_once(device, now)).await
     }
 
-    async fn contact_once(&self, device: &DeviceId, now: Timestamp) -> Attempt<Option<ContactContext>> {
+    async fn contact_once(
+        &self,
+        device: &DeviceId,
+        now: Timestamp,
+    ) -> Attempt<Option<ContactContext>> {
         let mut conn = self.pool().acquire().await?;
-        let done = sqlx::query(self.sql("UPDATE computers SET last_contact = ? WHERE device_id = ?"))
-            .bind(millis(now))
-            .bind(device.as_str())
-            .execute(&mut *conn)
-            .await?;
+        let done =
+            sqlx::query(self.sql("UPDATE computers SET last_contact = ? WHERE device_id = ?"))
+                .bind(millis(now))
+                .bind(device.as_str())
+                .execute(&mut *conn)
+                .await?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
@@ -89,34 +94,62 @@ impl SqlStore {
         let group_affectations = if groups.is_empty() {
             Vec::new()
         } else {
-            let rows = sqlx::query(self.sql(concat!(
-                "SELECT ga.grp, ga.forced, ga.schedule_at, ga.post_command, ",
-                activation_columns!(),
-                " FROM group_members m \
-                 JOIN group_affectations ga ON ga.grp = m.grp \
-                 JOIN activations v ON v.id = ga.activation \
-                 WHERE m.computer = ? AND NOT EXISTS (SELECT 1 FROM affectations x \
-                 WHERE x.package = v.package AND x.computer = ?) \
-                 ORDER BY ga.grp, ga.activation"
-            )))
-            .bind(id)
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    let activation = self.activation_row(r)?;
-                    Ok((
-                        GroupAffectation {
-                            group: GroupId(r.try_get("grp")?),
-                            activation: ActivationId(activation.id.0),
-                            options: self.options_row(r)?,
-                        },
-                        activation,
-                    ))
-                })
-                .collect::<Attempt<Vec<_>>>()?
+            self.unadopted_group_affectations(&mut conn, id).await?
         };
+        let settings = self.settings_applying(&mut conn, id).await?;
+        Ok(Some(ContactContext {
+            computer,
+            download_server,
+            history,
+            groups,
+            pending,
+            group_affectations,
+            settings,
+        }))
+    }
+
+    /// Affectations of the computer's groups, with their activations, for packages it has
+    /// no affectation of yet.
+    async fn unadopted_group_affectations(
+        &self,
+        conn: &mut AnyConnection,
+        id: i64,
+    ) -> Attempt<Vec<(GroupAffectation, Activation)>> {
+        let rows = sqlx::query(self.sql(concat!(
+            "SELECT ga.grp, ga.forced, ga.schedule_at, ga.post_command, ",
+            activation_columns!(),
+            " FROM group_members m \
+             JOIN group_affectations ga ON ga.grp = m.grp \
+             JOIN activations v ON v.id = ga.activation \
+             WHERE m.computer = ? AND NOT EXISTS (SELECT 1 FROM affectations x \
+             WHERE x.package = v.package AND x.computer = ?) \
+             ORDER BY ga.grp, ga.activation"
+        )))
+        .bind(id)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let activation = self.activation_row(r)?;
+                Ok((
+                    GroupAffectation {
+                        group: GroupId(r.try_get("grp")?),
+                        activation: activation.id,
+                        options: self.options_row(r)?,
+                    },
+                    activation,
+                ))
+            })
+            .collect()
+    }
+
+    /// Settings at every scope that applies to the computer, in scope then setting order.
+    async fn settings_applying(
+        &self,
+        conn: &mut AnyConnection,
+        id: i64,
+    ) -> Attempt<Vec<SettingValue>> {
         let rows = sqlx::query(self.sql(
             "SELECT scope_kind, scope_id, name, setting_value FROM settings \
              WHERE scope_kind = 0 OR (scope_kind = 2 AND scope_id = ?) \
@@ -131,14 +164,6 @@ impl SqlStore {
             .map(|r| self.setting_row(r))
             .collect::<Attempt<Vec<_>>>()?;
         settings.sort_by_key(|s| (s.scope, s.setting));
-        Ok(Some(ContactContext {
-            computer,
-            download_server,
-            history,
-            groups,
-            pending,
-            group_affectations,
-            settings,
-        }))
+        Ok(settings)
     }
 }

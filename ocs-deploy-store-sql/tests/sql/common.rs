@@ -121,7 +121,9 @@ pub(crate) async fn fresh_url(backend: Backend) -> Option<String> {
                 .unwrap();
             conn.close().await.ok();
             let separator = if url.contains('?') { '&' } else { '?' };
-            Some(format!("{url}{separator}options=-c%20search_path%3D{schema}"))
+            Some(format!(
+                "{url}{separator}options=-c%20search_path%3D{schema}"
+            ))
         }
         Backend::MySql => {
             let url = mysql_url();

@@ -21,7 +21,14 @@ async fn two_stores(backend: Backend) -> Option<(SqlStore, SqlStore)> {
     ))
 }
 
-async fn setup(store: &SqlStore, computers: u64) -> (PackageId, ocs_deploy_core::store::ActivationId, Vec<ComputerId>) {
+async fn setup(
+    store: &SqlStore,
+    computers: u64,
+) -> (
+    PackageId,
+    ocs_deploy_core::store::ActivationId,
+    Vec<ComputerId>,
+) {
     let p = PackageId::new(1_700_000_001).unwrap();
     store
         .insert_package(&PackageRecord {
@@ -51,7 +58,12 @@ async fn setup(store: &SqlStore, computers: u64) -> (PackageId, ocs_deploy_core:
     let mut cs = Vec::new();
     for n in 0..computers {
         let device = DeviceId::parse(&format!("pc{n}-2026-01-01-00-00-00")).unwrap();
-        cs.push(store.upsert_computer(&ComputerUpdate::new(device), T0).await.unwrap());
+        cs.push(
+            store
+                .upsert_computer(&ComputerUpdate::new(device), T0)
+                .await
+                .unwrap(),
+        );
     }
     (p, a, cs)
 }
@@ -63,14 +75,24 @@ async fn two_servers_share_one_database(backend: Backend) {
         return;
     };
     let (p, a, cs) = setup(&one, 8).await;
-    one.affect(a, &cs, &AffectOptions::default(), T0).await.unwrap();
+    one.affect(a, &cs, &AffectOptions::default(), T0)
+        .await
+        .unwrap();
     let targets = [a];
     let targets = &targets;
-    let calls = cs.iter().flat_map(|&c| {
-        [one.notify(c, targets, T0), two.notify(c, targets, T0)]
-    });
-    let notified: usize = join_all(calls).await.into_iter().map(|r| r.unwrap().len()).sum();
-    assert_eq!(notified, cs.len(), "{backend}: each row notified exactly once");
+    let calls = cs
+        .iter()
+        .flat_map(|&c| [one.notify(c, targets, T0), two.notify(c, targets, T0)]);
+    let notified: usize = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().len())
+        .sum();
+    assert_eq!(
+        notified,
+        cs.len(),
+        "{backend}: each row notified exactly once"
+    );
 
     let results = cs.iter().flat_map(|&c| {
         [
@@ -78,8 +100,17 @@ async fn two_servers_share_one_database(backend: Backend) {
             two.record_result(c, p, "SUCCESS", StatusClass::Success, T0),
         ]
     });
-    let outcomes: Vec<_> = join_all(results).await.into_iter().map(Result::unwrap).collect();
-    assert!(outcomes.iter().all(|o| matches!(o, ResultOutcome::Recorded { .. })), "{backend}");
+    let outcomes: Vec<_> = join_all(results)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, ResultOutcome::Recorded { .. })),
+        "{backend}"
+    );
     for &c in &cs {
         let events = two.status_events(c, a).await.unwrap();
         // waiting, notified, then both results in some order, each recorded once.
@@ -126,16 +157,36 @@ async fn large_affectations_are_batched(backend: Backend) {
         }
     };
     cs.push(ComputerId(i64::MAX));
-    let err = store.affect(a, &cs, &AffectOptions::default(), T0).await.unwrap_err();
+    let err = store
+        .affect(a, &cs, &AffectOptions::default(), T0)
+        .await
+        .unwrap_err();
     assert!(err.is_not_found(), "{err}");
     assert_eq!(count(&store).await, 0, "{backend}: nothing written");
     cs.pop();
-    store.affect(a, &cs, &AffectOptions::default(), T0).await.unwrap();
+    store
+        .affect(a, &cs, &AffectOptions::default(), T0)
+        .await
+        .unwrap();
     assert_eq!(count(&store).await, 4_500, "{backend}");
-    store.affect(a, &cs, &AffectOptions::default(), T0).await.unwrap();
-    assert_eq!(count(&store).await, 4_500, "{backend}: affecting again keeps one row each");
+    store
+        .affect(a, &cs, &AffectOptions::default(), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&store).await,
+        4_500,
+        "{backend}: affecting again keeps one row each"
+    );
     let waiting = store
-        .computers_with_status(p, &StatusSelector::Class(StatusClass::Waiting), ocs_deploy_core::store::Page { offset: 4_000, limit: 1_000 })
+        .computers_with_status(
+            p,
+            &StatusSelector::Class(StatusClass::Waiting),
+            ocs_deploy_core::store::Page {
+                offset: 4_000,
+                limit: 1_000,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(waiting.len(), 500);

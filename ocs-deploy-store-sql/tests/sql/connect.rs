@@ -70,9 +70,12 @@ async fn fresh_urls_are_isolated() {
 
 #[tokio::test]
 async fn sqlite_memory_stores_are_separate_and_keep_their_rows() {
-    let a = SqlStore::connect_with("sqlite::memory:", SqlStoreOptions::default().max_connections(8))
-        .await
-        .unwrap();
+    let a = SqlStore::connect_with(
+        "sqlite::memory:",
+        SqlStoreOptions::default().max_connections(8),
+    )
+    .await
+    .unwrap();
     let b = SqlStore::connect("sqlite::memory:").await.unwrap();
     a.insert_package(&record(1)).await.unwrap();
     // Many concurrent operations share the one connection without losing the database.
@@ -112,10 +115,15 @@ async fn bad_urls_are_typed_errors() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::Backend { .. } | StoreError::Unavailable { .. }),
+        matches!(
+            err,
+            StoreError::Backend { .. } | StoreError::Unavailable { .. }
+        ),
         "{err:?}"
     );
-    let err = SqlStore::connect("sqlite://x.db?mode=nonsense").await.unwrap_err();
+    let err = SqlStore::connect("sqlite://x.db?mode=nonsense")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
 }
 

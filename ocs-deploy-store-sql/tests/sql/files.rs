@@ -62,12 +62,22 @@ async fn finishing_replaces_and_dropping_leaves_nothing() {
     let mut dropped = files.create(id(), FileName::Fragment(2)).await.unwrap();
     dropped.write(Bytes::from_static(b"half")).await.unwrap();
     drop(dropped);
-    assert_eq!(files.read(id(), FileName::Fragment(2)).await.unwrap(), "old");
-    assert_eq!(listing(&files), vec!["1700000000-2"], "no temporary file left");
+    assert_eq!(
+        files.read(id(), FileName::Fragment(2)).await.unwrap(),
+        "old"
+    );
+    assert_eq!(
+        listing(&files),
+        vec!["1700000000-2"],
+        "no temporary file left"
+    );
     let mut w = files.create(id(), FileName::Fragment(2)).await.unwrap();
     w.write(Bytes::from_static(b"new")).await.unwrap();
     w.finish().await.unwrap();
-    assert_eq!(files.read(id(), FileName::Fragment(2)).await.unwrap(), "new");
+    assert_eq!(
+        files.read(id(), FileName::Fragment(2)).await.unwrap(),
+        "new"
+    );
     let never = files.create(id(), FileName::Fragment(3)).await.unwrap();
     drop(never);
     assert!(matches!(
@@ -80,7 +90,10 @@ async fn finishing_replaces_and_dropping_leaves_nothing() {
 async fn packages_are_removed_whole() {
     let root = tempfile::tempdir().unwrap();
     let files = DirectoryFiles::new(root.path());
-    assert!(!files.remove_package(id()).await.unwrap(), "nothing to remove");
+    assert!(
+        !files.remove_package(id()).await.unwrap(),
+        "nothing to remove"
+    );
     for n in 1..=3 {
         let mut w = files.create(id(), FileName::Fragment(n)).await.unwrap();
         w.write(Bytes::from_static(b"x")).await.unwrap();
@@ -97,8 +110,16 @@ async fn packages_are_removed_whole() {
 #[test]
 fn paths_stay_below_the_root() {
     let files = DirectoryFiles::new("/srv/download");
-    for file in [FileName::Info, FileName::Fragment(0), FileName::Fragment(u32::MAX)] {
-        for package in [id(), PackageId::new(1).unwrap(), PackageId::new(9_999_999_999).unwrap()] {
+    for file in [
+        FileName::Info,
+        FileName::Fragment(0),
+        FileName::Fragment(u32::MAX),
+    ] {
+        for package in [
+            id(),
+            PackageId::new(1).unwrap(),
+            PackageId::new(9_999_999_999).unwrap(),
+        ] {
             let path = files.path(package, file);
             let relative = path.strip_prefix("/srv/download").unwrap();
             let parts: Vec<_> = relative.components().collect();
