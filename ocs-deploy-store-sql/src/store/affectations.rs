@@ -342,39 +342,102 @@ impl SqlStore {
         activations: &[ActivationId],
         now: Timestamp,
     ) -> Result<Vec<ActivationId>, StoreError> {
-        self.retry(|| async move {
-            let mut tx = self.begin().await?;
-            let mut changed = Vec::new();
-            for &activation in activations {
-                // Only a waiting row changes; a concurrent call that changed it first makes
-                // this one match nothing (the row lock orders them).
-                let done = sqlx::query(self.sql(
+        let mut ids: Vec<i64> = activations.iter().map(|a| a.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let ids = &ids;
+        let changed = self
+            .retry(|| async move {
+                let mut tx = self.begin().await?;
+                let mut changed = Vec::new();
+                for chunk in ids.chunks(CHUNK) {
+                    changed.extend(self.notify_chunk(&mut tx, computer, chunk, now).await?);
+                }
+                tx.commit().await?;
+                Ok(changed)
+            })
+            .await?;
+        // In the caller's order, each once.
+        let changed: std::collections::BTreeSet<i64> = changed.into_iter().collect();
+        let mut seen = std::collections::BTreeSet::new();
+        Ok(activations
+            .iter()
+            .copied()
+            .filter(|a| changed.contains(&a.0) && seen.insert(a.0))
+            .collect())
+    }
+
+    /// Notifies the waiting rows among `activations` and audits them; returns those it
+    /// changed. Only a waiting row changes, and a concurrent call that changed it first
+    /// makes this one skip it: `UPDATE … RETURNING` is one atomic statement (`SQLite`
+    /// under its write lock, `PostgreSQL` re-checking the condition after a row lock);
+    /// `MySQL` locks the waiting rows first with `SELECT … FOR UPDATE`, a current read.
+    async fn notify_chunk(
+        &self,
+        tx: &mut AnyConnection,
+        computer: ComputerId,
+        activations: &[i64],
+        now: Timestamp,
+    ) -> Attempt<Vec<i64>> {
+        let list = int_list(activations.iter().copied());
+        let update = format!(
+            "UPDATE affectations SET status = ?, status_class = ?, changed_at = ? \
+             WHERE computer = ? AND activation IN ({list}) AND status IS NULL"
+        );
+        let changed: Vec<i64> = if self.is_mysql() {
+            let sql = format!(
+                "SELECT activation FROM affectations \
+                 WHERE computer = ? AND activation IN ({list}) AND status IS NULL FOR UPDATE"
+            );
+            let waiting: Vec<i64> = sqlx::query_scalar(self.dynamic(&sql))
+                .persistent(false)
+                .bind(computer.0)
+                .fetch_all(&mut *tx)
+                .await?;
+            if !waiting.is_empty() {
+                // Only the rows locked above: a row re-affected meanwhile waits for a later
+                // call.
+                let update = format!(
                     "UPDATE affectations SET status = ?, status_class = ?, changed_at = ? \
-                     WHERE computer = ? AND activation = ? AND status IS NULL",
-                ))
+                     WHERE computer = ? AND activation IN ({}) AND status IS NULL",
+                    int_list(waiting.iter().copied())
+                );
+                sqlx::query(self.dynamic(&update))
+                    .persistent(false)
+                    .bind(DeploymentStatus::NOTIFIED)
+                    .bind(class_key(StatusClass::Notified))
+                    .bind(millis(now))
+                    .bind(computer.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            waiting
+        } else {
+            sqlx::query_scalar(self.dynamic(&format!("{update} RETURNING activation")))
+                .persistent(false)
                 .bind(DeploymentStatus::NOTIFIED)
                 .bind(class_key(StatusClass::Notified))
                 .bind(millis(now))
                 .bind(computer.0)
-                .bind(activation.0)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 1 {
-                    self.event(
-                        &mut tx,
-                        computer,
-                        activation,
-                        Some(DeploymentStatus::NOTIFIED),
-                        now,
-                    )
-                    .await?;
-                    changed.push(activation);
-                }
+                .fetch_all(&mut *tx)
+                .await?
+        };
+        if !changed.is_empty() {
+            let values: Vec<String> = changed
+                .iter()
+                .map(|a| format!("({}, {a}, ?, {})", computer.0, millis(now)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO status_events (computer, activation, status, changed_at) VALUES {}",
+                values.join(", ")
+            );
+            let mut insert = sqlx::query(self.dynamic(&sql)).persistent(false);
+            for _ in &changed {
+                insert = insert.bind(DeploymentStatus::NOTIFIED);
             }
-            tx.commit().await?;
-            Ok(changed)
-        })
-        .await
+            insert.execute(&mut *tx).await?;
+        }
+        Ok(changed)
     }
 
     pub(super) async fn mark_in_history_row(
