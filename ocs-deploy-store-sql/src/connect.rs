@@ -210,13 +210,35 @@ pub(crate) async fn connect(url: &str, options: SqlStoreOptions) -> Result<SqlSt
         pool.connect_with(connect_options).await.map_err(map)?
     };
     tracing::info!(%backend, "store connected and migrated");
+    let checkpointer = (backend == Backend::Sqlite && !memory).then(|| checkpoints(pool.clone()));
     Ok(SqlStore {
         inner: Arc::new(Inner {
             pool,
             backend,
             statements: Mutex::new(HashMap::new()),
+            checkpointer,
         }),
     })
+}
+
+/// Copies the `SQLite` WAL back into the database file twice a second, off the request
+/// path: a commit then never pays for a checkpoint (and its fsync). Passive checkpoints
+/// never wait for, nor block, writers. Stops when the pool closes or the store is dropped.
+fn checkpoints(pool: sqlx::AnyPool) -> tokio::task::AbortHandle {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+                tracing::debug!(error = %e, "background checkpoint failed");
+            }
+        }
+    })
+    .abort_handle()
 }
 
 /// Per-connection `SQLite` settings: foreign keys, a busy timeout so writers wait for each
@@ -226,9 +248,17 @@ async fn sqlite_pragmas(
     busy_ms: u128,
     file: bool,
 ) -> Result<(), sqlx::Error> {
-    let mut sql = format!("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms};");
+    // A 32 MiB page cache per connection. Checkpoints run in the background (see
+    // `checkpoints`); the automatic one, in the committing request, only as a safety net
+    // past 80 MiB of WAL.
+    let mut sql = format!(
+        "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms}; PRAGMA cache_size = -32768;"
+    );
     if file {
-        sql.push_str(" PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+        sql.push_str(
+            " PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA wal_autocheckpoint = 20000;",
+        );
     }
     conn.execute(sqlx::AssertSqlSafe(sql)).await?;
     Ok(())

@@ -33,6 +33,16 @@ pub(crate) struct Inner {
     pub(crate) backend: Backend,
     /// SQL text as the backend takes it (`$n` placeholders on `PostgreSQL`), per source.
     pub(crate) statements: Mutex<HashMap<&'static str, Arc<str>>>,
+    /// The background `SQLite` checkpoint task, stopped with the last clone.
+    pub(crate) checkpointer: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self.checkpointer.take() {
+            task.abort();
+        }
+    }
 }
 
 impl fmt::Debug for SqlStore {

@@ -86,8 +86,7 @@ CREATE TABLE affectations (
     changed_at BIGINT NOT NULL,
     PRIMARY KEY (computer, activation),
     UNIQUE KEY affectations_package_computer (package, computer),
-    KEY affectations_package_class (package, status_class, computer),
-    KEY affectations_package_status (package, status, changed_at),
+    KEY affectations_package_status (package, status_class, status, changed_at, computer),
     KEY affectations_activation (activation),
     FOREIGN KEY (computer) REFERENCES computers (id) ON DELETE CASCADE,
     FOREIGN KEY (activation) REFERENCES activations (id) ON DELETE CASCADE

@@ -79,8 +79,9 @@ CREATE TABLE affectations (
     PRIMARY KEY (computer, activation)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX affectations_package_computer ON affectations (package, computer);
-CREATE INDEX affectations_package_class ON affectations (package, status_class, computer);
-CREATE INDEX affectations_package_status ON affectations (package, status, changed_at);
+-- Stats read one package's range of this index alone: counts per status, the timeline,
+-- the computers in a class (status_class implies status). A status change moves one entry.
+CREATE INDEX affectations_package_status ON affectations (package, status_class, status, changed_at, computer);
 CREATE INDEX affectations_activation ON affectations (activation);
 
 CREATE TABLE status_events (

@@ -117,13 +117,14 @@ impl SqlStore {
         u: &ComputerUpdate,
         now: Timestamp,
     ) -> Result<ComputerId, StoreError> {
-        loop {
+        for _ in 0..8 {
             // `None`: another server created the computer between our read and our insert;
             // run again, as an update.
             if let Some(id) = self.retry(|| self.upsert_computer_once(u, now)).await? {
                 return Ok(id);
             }
         }
+        Err(StoreError::conflict("computer", &u.device_id))
     }
 
     async fn upsert_computer_once(

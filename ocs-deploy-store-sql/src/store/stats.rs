@@ -15,7 +15,8 @@ use crate::sql::{class_key, package_key};
 enum Filter {
     None,
     Class(i64),
-    Exact(String),
+    /// The status, and its class (which lets the query use the index's prefix).
+    Exact(String, i64),
 }
 
 impl Filter {
@@ -23,7 +24,9 @@ impl Filter {
         match selector {
             StatusSelector::All => Self::None,
             StatusSelector::Class(c) => Self::Class(class_key(*c)),
-            StatusSelector::Exact(s) => Self::Exact(s.clone()),
+            StatusSelector::Exact(s) => {
+                Self::Exact(s.clone(), class_key(StatusClass::of_stored(Some(s))))
+            }
         }
     }
 }
@@ -35,7 +38,8 @@ impl SqlStore {
     ) -> Result<Vec<StatusCount>, StoreError> {
         self.read(async {
             let rows = sqlx::query(self.sql(
-                "SELECT status, COUNT(*) AS n FROM affectations WHERE package = ? GROUP BY status",
+                "SELECT status, COUNT(*) AS n FROM affectations WHERE package = ? \
+                 GROUP BY status_class, status",
             ))
             .bind(package_key(package))
             .fetch_all(self.pool())
@@ -75,13 +79,15 @@ impl SqlStore {
             let sql = match filter {
                 Filter::None => format!("{head}{tail}"),
                 Filter::Class(_) => format!("{head} AND a.status_class = ?{tail}"),
-                Filter::Exact(_) => format!("{head} AND a.status = ?{tail}"),
+                Filter::Exact(..) => {
+                    format!("{head} AND a.status_class = ? AND a.status = ?{tail}")
+                }
             };
             let query = sqlx::query(self.dynamic(&sql)).bind(package_key(package));
             let query = match filter {
                 Filter::None => query,
                 Filter::Class(c) => query.bind(*c),
-                Filter::Exact(s) => query.bind(s.as_str()),
+                Filter::Exact(s, c) => query.bind(*c).bind(s.as_str()),
             };
             let rows = query
                 .bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
@@ -153,10 +159,12 @@ impl SqlStore {
                 )
                 .bind(package_key(package))
                 .bind(*c),
-                Filter::Exact(s) => sqlx::query(
-                    self.sql("DELETE FROM affectations WHERE package = ? AND status = ?"),
-                )
+                Filter::Exact(s, c) => sqlx::query(self.sql(
+                    "DELETE FROM affectations WHERE package = ? AND status_class = ? \
+                     AND status = ?",
+                ))
                 .bind(package_key(package))
+                .bind(*c)
                 .bind(s.as_str()),
             };
             Ok(query.execute(self.pool()).await?.rows_affected())
