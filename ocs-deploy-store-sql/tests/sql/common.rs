@@ -47,19 +47,36 @@ pub(crate) async fn fresh_store(backend: Backend) -> Option<SqlStore> {
     Some(SqlStore::connect(&url).await.unwrap())
 }
 
-/// A name no other test (in this or another run) uses.
-fn unique_name() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
+/// The prefix of every schema and database the tests make.
+const PREFIX: &str = "ocsd_t";
+
+/// Test databases older than this are dropped by later runs.
+const KEEP_SECS: u64 = 3 * 3600;
+
+fn now_secs() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_nanos();
+        .as_secs()
+}
+
+/// A name no other test (in this or another run) uses: `ocsd_t<unix secs>_<pid>_<n>`.
+fn unique_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
-        "ocsd_t{}_{}_{}",
+        "{PREFIX}{}_{}_{}",
+        now_secs(),
         std::process::id(),
-        nanos % 1_000_000_000_000,
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Whether a schema or database a test made is old enough to drop.
+fn is_stale(name: &str) -> bool {
+    name.strip_prefix(PREFIX)
+        .and_then(|rest| rest.split('_').next())
+        .and_then(|secs| secs.parse::<u64>().ok())
+        .is_some_and(|secs| secs + KEEP_SECS < now_secs())
 }
 
 /// The server is missing: fail in CI, else say why the test is skipped.
@@ -98,6 +115,9 @@ fn with_database(url: &str, database: &str) -> String {
 /// - `PostgreSQL`: a new schema, made the connection's `search_path` through the URL's
 ///   `options` parameter.
 /// - `MariaDB`/`MySQL`: a new database (utf8mb4, binary collation).
+///
+/// Schemas and databases are left behind for inspection; each call drops those of earlier
+/// runs older than three hours.
 pub(crate) async fn fresh_url(backend: Backend) -> Option<String> {
     match backend {
         Backend::Sqlite => {
@@ -115,6 +135,19 @@ pub(crate) async fn fresh_url(backend: Backend) -> Option<String> {
                 Err(e) => return missing("PostgreSQL", &url, &e),
             };
             let schema = unique_name();
+            let old: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE '{PREFIX}%'"
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            for name in old.iter().filter(|n| is_stale(n)) {
+                let drop = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut conn)
+                    .await
+                    .ok();
+            }
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
                 .execute(&mut conn)
                 .await
@@ -132,6 +165,20 @@ pub(crate) async fn fresh_url(backend: Backend) -> Option<String> {
                 Err(e) => return missing("MariaDB", &url, &e),
             };
             let database = unique_name();
+            let old: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata \
+                 WHERE schema_name LIKE '{PREFIX}%'"
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            for name in old.iter().filter(|n| is_stale(n)) {
+                let drop = format!("DROP DATABASE IF EXISTS {name}");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut conn)
+                    .await
+                    .ok();
+            }
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                 "CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
             )))
@@ -153,6 +200,13 @@ async fn admin<C>(
         Ok(Err(e)) => Err(e.into()),
         Err(e) => Err(e.into()),
     }
+}
+
+#[test]
+fn only_old_test_databases_are_stale() {
+    assert!(is_stale("ocsd_t1000_1_0"));
+    assert!(!is_stale(&unique_name()));
+    assert!(!is_stale("ocs_production"));
 }
 
 #[test]
