@@ -310,17 +310,33 @@ pub(crate) fn class_key(class: StatusClass) -> i64 {
     }
 }
 
-/// Integers as an SQL list: `1, 2, 3`. Integers need no quoting, so this is safe SQL.
-pub(crate) fn int_list(ids: impl IntoIterator<Item = i64>) -> String {
-    let mut out = String::new();
-    for (i, id) in ids.into_iter().enumerate() {
+/// `n` comma-separated placeholders, for an `IN (…)` list or a row of `VALUES`.
+///
+/// Lists are bound, never inlined, so that a statement's text depends only on the list's
+/// length: prepared statements are then reused from the connection's cache. (Preparing
+/// and closing a statement per call costs `MySQL` a delayed-ACK round trip, ~40 ms.)
+pub(crate) fn marks(n: usize) -> String {
+    let mut out = String::with_capacity(n * 3);
+    for i in 0..n {
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str(&id.to_string());
+        out.push('?');
     }
     out
 }
+
+/// Binds each id of a list, in order, to a query.
+macro_rules! bind_ids {
+    ($query:expr, $ids:expr) => {{
+        let mut query = $query;
+        for id in $ids {
+            query = query.bind(*id);
+        }
+        query
+    }};
+}
+pub(crate) use bind_ids;
 
 /// Rewrites `?` placeholders as `$1`, `$2`, … for `PostgreSQL`, leaving `?` inside
 /// quoted strings and identifiers alone.
@@ -362,8 +378,8 @@ mod tests {
     }
 
     #[test]
-    fn ints_are_listed() {
-        assert_eq!(int_list([1, -2, 3]), "1, -2, 3");
-        assert_eq!(int_list([]), "");
+    fn placeholders_are_listed() {
+        assert_eq!(marks(3), "?, ?, ?");
+        assert_eq!(marks(0), "");
     }
 }

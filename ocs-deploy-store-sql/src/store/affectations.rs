@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::SqlStore;
 use crate::error::{Attempt, Failure};
-use crate::sql::{CHUNK, affectation_columns, class_key, int_list, millis, package_key};
+use crate::sql::{CHUNK, affectation_columns, bind_ids, class_key, marks, millis, package_key};
 
 /// How many times `record_result` re-reads a status that changed under it.
 const CAS_ATTEMPTS: u32 = 64;
@@ -80,17 +80,15 @@ impl SqlStore {
             );
             for chunk in ids.chunks(CHUNK) {
                 self.computers_exist(&mut tx, chunk).await?;
-                let list = int_list(chunk.iter().copied());
+                let list = marks(chunk.len());
                 let sql = format!(
                     "SELECT computer, activation FROM affectations \
                      WHERE package = ? AND activation <> ? AND computer IN ({list}) LIMIT 1"
                 );
-                let other = sqlx::query(self.dynamic(&sql))
-                    .persistent(false)
+                let query = sqlx::query(self.dynamic(&sql))
                     .bind(package)
-                    .bind(activation.0)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    .bind(activation.0);
+                let other = bind_ids!(query, chunk).fetch_optional(&mut *tx).await?;
                 if let Some(other) = other {
                     let computer: i64 = other.try_get(0)?;
                     let through: i64 = other.try_get(1)?;
@@ -107,26 +105,22 @@ impl SqlStore {
                      status_class, forced, schedule_at, post_command, changed_at) \
                      SELECT id, ?, ?, NULL, 0, ?, ?, ?, ? FROM computers WHERE id IN ({list}){upsert}"
                 );
-                sqlx::query(self.dynamic(&sql))
-                    .persistent(false)
+                let query = sqlx::query(self.dynamic(&sql))
                     .bind(activation.0)
                     .bind(package)
                     .bind(i64::from(options.force))
                     .bind(options.schedule.map(millis))
                     .bind(options.post_command.as_deref())
-                    .bind(millis(now))
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(millis(now));
+                bind_ids!(query, chunk).execute(&mut *tx).await?;
                 let sql = format!(
                     "INSERT INTO status_events (computer, activation, status, changed_at) \
                      SELECT id, ?, NULL, ? FROM computers WHERE id IN ({list}) ORDER BY id"
                 );
-                sqlx::query(self.dynamic(&sql))
-                    .persistent(false)
+                let query = sqlx::query(self.dynamic(&sql))
                     .bind(activation.0)
-                    .bind(millis(now))
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(millis(now));
+                bind_ids!(query, chunk).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -258,11 +252,10 @@ impl SqlStore {
             for chunk in ids.chunks(CHUNK) {
                 let sql = format!(
                     "DELETE FROM affectations WHERE activation = ? AND computer IN ({})",
-                    int_list(chunk.iter().copied())
+                    marks(chunk.len())
                 );
-                removed += sqlx::query(self.dynamic(&sql))
-                    .persistent(false)
-                    .bind(activation.0)
+                let query = sqlx::query(self.dynamic(&sql)).bind(activation.0);
+                removed += bind_ids!(query, chunk)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -379,61 +372,53 @@ impl SqlStore {
         activations: &[i64],
         now: Timestamp,
     ) -> Attempt<Vec<i64>> {
-        let list = int_list(activations.iter().copied());
-        let update = format!(
-            "UPDATE affectations SET status = ?, status_class = ?, changed_at = ? \
-             WHERE computer = ? AND activation IN ({list}) AND status IS NULL"
-        );
+        let update = |n: usize| {
+            format!(
+                "UPDATE affectations SET status = ?, status_class = ?, changed_at = ? \
+                 WHERE computer = ? AND activation IN ({}) AND status IS NULL",
+                marks(n)
+            )
+        };
         let changed: Vec<i64> = if self.is_mysql() {
             let sql = format!(
                 "SELECT activation FROM affectations \
-                 WHERE computer = ? AND activation IN ({list}) AND status IS NULL FOR UPDATE"
+                 WHERE computer = ? AND activation IN ({}) AND status IS NULL FOR UPDATE",
+                marks(activations.len())
             );
-            let waiting: Vec<i64> = sqlx::query_scalar(self.dynamic(&sql))
-                .persistent(false)
-                .bind(computer.0)
-                .fetch_all(&mut *tx)
-                .await?;
+            let query = sqlx::query_scalar(self.dynamic(&sql)).bind(computer.0);
+            let waiting: Vec<i64> = bind_ids!(query, activations).fetch_all(&mut *tx).await?;
             if !waiting.is_empty() {
                 // Only the rows locked above: a row re-affected meanwhile waits for a later
                 // call.
-                let update = format!(
-                    "UPDATE affectations SET status = ?, status_class = ?, changed_at = ? \
-                     WHERE computer = ? AND activation IN ({}) AND status IS NULL",
-                    int_list(waiting.iter().copied())
-                );
-                sqlx::query(self.dynamic(&update))
-                    .persistent(false)
+                let query = sqlx::query(self.dynamic(&update(waiting.len())))
                     .bind(DeploymentStatus::NOTIFIED)
                     .bind(class_key(StatusClass::Notified))
                     .bind(millis(now))
-                    .bind(computer.0)
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(computer.0);
+                bind_ids!(query, &waiting).execute(&mut *tx).await?;
             }
             waiting
         } else {
-            sqlx::query_scalar(self.dynamic(&format!("{update} RETURNING activation")))
-                .persistent(false)
+            let sql = format!("{} RETURNING activation", update(activations.len()));
+            let query = sqlx::query_scalar(self.dynamic(&sql))
                 .bind(DeploymentStatus::NOTIFIED)
                 .bind(class_key(StatusClass::Notified))
                 .bind(millis(now))
-                .bind(computer.0)
-                .fetch_all(&mut *tx)
-                .await?
+                .bind(computer.0);
+            bind_ids!(query, activations).fetch_all(&mut *tx).await?
         };
         if !changed.is_empty() {
-            let values: Vec<String> = changed
-                .iter()
-                .map(|a| format!("({}, {a}, ?, {})", computer.0, millis(now)))
-                .collect();
+            let rows = vec!["(?, ?, ?, ?)"; changed.len()].join(", ");
             let sql = format!(
-                "INSERT INTO status_events (computer, activation, status, changed_at) VALUES {}",
-                values.join(", ")
+                "INSERT INTO status_events (computer, activation, status, changed_at) VALUES {rows}"
             );
-            let mut insert = sqlx::query(self.dynamic(&sql)).persistent(false);
-            for _ in &changed {
-                insert = insert.bind(DeploymentStatus::NOTIFIED);
+            let mut insert = sqlx::query(self.dynamic(&sql));
+            for a in &changed {
+                insert = insert
+                    .bind(computer.0)
+                    .bind(*a)
+                    .bind(DeploymentStatus::NOTIFIED)
+                    .bind(millis(now));
             }
             insert.execute(&mut *tx).await?;
         }

@@ -14,7 +14,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::SqlStore;
 use crate::error::{Attempt, corrupt, is_unique_violation};
-use crate::sql::{CHUNK, COMPUTER_COLUMNS, int_list, millis, package_key};
+use crate::sql::{CHUNK, COMPUTER_COLUMNS, bind_ids, marks, millis, package_key};
 
 /// A setting scope as stored: `(scope_kind, scope_id)`.
 pub(super) fn scope_key(scope: SettingScope) -> (i64, i64) {
@@ -81,12 +81,10 @@ impl SqlStore {
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
                 "SELECT id FROM computers WHERE id IN ({})",
-                int_list(chunk.iter().copied())
+                marks(chunk.len())
             );
-            let found: Vec<i64> = sqlx::query_scalar(self.dynamic(&sql))
-                .persistent(false)
-                .fetch_all(&mut *conn)
-                .await?;
+            let query = sqlx::query_scalar(self.dynamic(&sql));
+            let found: Vec<i64> = bind_ids!(query, chunk).fetch_all(&mut *conn).await?;
             if found.len() != chunk.len() {
                 let found: std::collections::BTreeSet<i64> = found.into_iter().collect();
                 let missing = chunk
@@ -286,18 +284,13 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
             for chunk in keys.chunks(CHUNK) {
-                let values: Vec<String> = chunk
-                    .iter()
-                    .map(|p| format!("({}, {p})", computer.0))
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO history (computer, package) VALUES {}",
-                    values.join(", ")
-                );
-                sqlx::query(self.dynamic(&sql))
-                    .persistent(false)
-                    .execute(&mut *tx)
-                    .await?;
+                let rows = vec!["(?, ?)"; chunk.len()].join(", ");
+                let sql = format!("INSERT INTO history (computer, package) VALUES {rows}");
+                let mut query = sqlx::query(self.dynamic(&sql));
+                for p in chunk {
+                    query = query.bind(computer.0).bind(*p);
+                }
+                query.execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -390,19 +383,20 @@ impl SqlStore {
             self.group_exists(&mut tx, group).await?;
             self.computers_exist(&mut tx, ids).await?;
             for chunk in ids.chunks(CHUNK) {
-                let values: Vec<String> = chunk.iter().map(|c| format!("({}, {c})", group.0)).collect();
+                let rows = vec!["(?, ?)"; chunk.len()].join(", ");
                 let sql = if self.is_mysql() {
-                    format!("INSERT IGNORE INTO group_members (grp, computer) VALUES {}", values.join(", "))
+                    format!("INSERT IGNORE INTO group_members (grp, computer) VALUES {rows}")
                 } else {
                     format!(
-                        "INSERT INTO group_members (grp, computer) VALUES {} ON CONFLICT DO NOTHING",
-                        values.join(", ")
+                        "INSERT INTO group_members (grp, computer) VALUES {rows} \
+                         ON CONFLICT DO NOTHING"
                     )
                 };
-                sqlx::query(self.dynamic(&sql))
-                    .persistent(false)
-                    .execute(&mut *tx)
-                    .await?;
+                let mut query = sqlx::query(self.dynamic(&sql));
+                for c in chunk {
+                    query = query.bind(group.0).bind(*c);
+                }
+                query.execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -423,11 +417,10 @@ impl SqlStore {
             for chunk in ids.chunks(CHUNK) {
                 let sql = format!(
                     "DELETE FROM group_members WHERE grp = ? AND computer IN ({})",
-                    int_list(chunk.iter().copied())
+                    marks(chunk.len())
                 );
-                removed += sqlx::query(self.dynamic(&sql))
-                    .persistent(false)
-                    .bind(group.0)
+                let query = sqlx::query(self.dynamic(&sql)).bind(group.0);
+                removed += bind_ids!(query, chunk)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
