@@ -142,3 +142,29 @@ fn backends_are_named_by_url_scheme() {
     assert_eq!(Backend::of_url("mysql://h/db"), Some(Backend::MySql));
     assert_eq!(Backend::MySql.to_string(), "mysql");
 }
+
+/// A fresh `PostgreSQL` URL puts the tables in its own schema (through `search_path`),
+/// not in `public`.
+#[tokio::test]
+async fn postgres_tables_go_to_the_fresh_schema() {
+    use sqlx::Connection;
+
+    let Some(url) = fresh_url(Backend::Postgres).await else {
+        return;
+    };
+    let schema = url.rsplit("search_path%3D").next().unwrap().to_owned();
+    let store = SqlStore::connect(&url).await.unwrap();
+    store.close().await;
+    let mut admin = sqlx::PgConnection::connect(&crate::common::postgres_url())
+        .await
+        .unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables \
+         WHERE table_schema = $1 AND table_name IN ('affectations', '_sqlx_migrations')",
+    )
+    .bind(&schema)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(tables, 2, "{schema}");
+}
