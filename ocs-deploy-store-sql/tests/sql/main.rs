@@ -10,4 +10,5 @@ mod common;
 mod concurrency;
 mod conformance;
 mod connect;
+mod differential;
 mod files;
