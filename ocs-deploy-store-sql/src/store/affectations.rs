@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::SqlStore;
 use crate::error::{Attempt, Failure};
-use crate::sql::{CHUNK, affectation_columns, bind_ids, class_key, marks, millis, package_key};
+use crate::sql::{CHUNK, affectation_columns, bind_ids, class_key, millis, package_key};
 
 /// How many times `record_result` re-reads a status that changed under it.
 const CAS_ATTEMPTS: u32 = 64;
@@ -80,15 +80,17 @@ impl SqlStore {
             );
             for chunk in ids.chunks(CHUNK) {
                 self.computers_exist(&mut tx, chunk).await?;
-                let list = marks(chunk.len());
+                let list = self.in_ids(chunk.len());
                 let sql = format!(
                     "SELECT computer, activation FROM affectations \
-                     WHERE package = ? AND activation <> ? AND computer IN ({list}) LIMIT 1"
+                     WHERE package = ? AND activation <> ? AND computer {list} LIMIT 1"
                 );
                 let query = sqlx::query(self.dynamic(&sql))
                     .bind(package)
                     .bind(activation.0);
-                let other = bind_ids!(query, chunk).fetch_optional(&mut *tx).await?;
+                let other = bind_ids!(self, query, chunk)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 if let Some(other) = other {
                     let computer: i64 = other.try_get(0)?;
                     let through: i64 = other.try_get(1)?;
@@ -103,7 +105,7 @@ impl SqlStore {
                 let sql = format!(
                     "INSERT INTO affectations (computer, activation, package, status, \
                      status_class, forced, schedule_at, post_command, changed_at) \
-                     SELECT id, ?, ?, NULL, 0, ?, ?, ?, ? FROM computers WHERE id IN ({list}){upsert}"
+                     SELECT id, ?, ?, NULL, 0, ?, ?, ?, ? FROM computers WHERE id {list}{upsert}"
                 );
                 let query = sqlx::query(self.dynamic(&sql))
                     .bind(activation.0)
@@ -112,15 +114,15 @@ impl SqlStore {
                     .bind(options.schedule.map(millis))
                     .bind(options.post_command.as_deref())
                     .bind(millis(now));
-                bind_ids!(query, chunk).execute(&mut *tx).await?;
+                bind_ids!(self, query, chunk).execute(&mut *tx).await?;
                 let sql = format!(
                     "INSERT INTO status_events (computer, activation, status, changed_at) \
-                     SELECT id, ?, NULL, ? FROM computers WHERE id IN ({list}) ORDER BY id"
+                     SELECT id, ?, NULL, ? FROM computers WHERE id {list} ORDER BY id"
                 );
                 let query = sqlx::query(self.dynamic(&sql))
                     .bind(activation.0)
                     .bind(millis(now));
-                bind_ids!(query, chunk).execute(&mut *tx).await?;
+                bind_ids!(self, query, chunk).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())
@@ -251,11 +253,11 @@ impl SqlStore {
             let mut removed = 0;
             for chunk in ids.chunks(CHUNK) {
                 let sql = format!(
-                    "DELETE FROM affectations WHERE activation = ? AND computer IN ({})",
-                    marks(chunk.len())
+                    "DELETE FROM affectations WHERE activation = ? AND computer {}",
+                    self.in_ids(chunk.len())
                 );
                 let query = sqlx::query(self.dynamic(&sql)).bind(activation.0);
-                removed += bind_ids!(query, chunk)
+                removed += bind_ids!(self, query, chunk)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -375,18 +377,20 @@ impl SqlStore {
         let update = |n: usize| {
             format!(
                 "UPDATE affectations SET status = ?, status_class = ?, changed_at = ? \
-                 WHERE computer = ? AND activation IN ({}) AND status IS NULL",
-                marks(n)
+                 WHERE computer = ? AND activation {} AND status IS NULL",
+                self.in_ids(n)
             )
         };
         let changed: Vec<i64> = if self.is_mysql() {
             let sql = format!(
                 "SELECT activation FROM affectations \
-                 WHERE computer = ? AND activation IN ({}) AND status IS NULL FOR UPDATE",
-                marks(activations.len())
+                 WHERE computer = ? AND activation {} AND status IS NULL FOR UPDATE",
+                self.in_ids(activations.len())
             );
             let query = sqlx::query_scalar(self.dynamic(&sql)).bind(computer.0);
-            let waiting: Vec<i64> = bind_ids!(query, activations).fetch_all(&mut *tx).await?;
+            let waiting: Vec<i64> = bind_ids!(self, query, activations)
+                .fetch_all(&mut *tx)
+                .await?;
             if !waiting.is_empty() {
                 // Only the rows locked above: a row re-affected meanwhile waits for a later
                 // call.
@@ -395,7 +399,9 @@ impl SqlStore {
                     .bind(class_key(StatusClass::Notified))
                     .bind(millis(now))
                     .bind(computer.0);
-                bind_ids!(query, &waiting).execute(&mut *tx).await?;
+                bind_ids!(self, query, &waiting[..])
+                    .execute(&mut *tx)
+                    .await?;
             }
             waiting
         } else {
@@ -405,7 +411,9 @@ impl SqlStore {
                 .bind(class_key(StatusClass::Notified))
                 .bind(millis(now))
                 .bind(computer.0);
-            bind_ids!(query, activations).fetch_all(&mut *tx).await?
+            bind_ids!(self, query, activations)
+                .fetch_all(&mut *tx)
+                .await?
         };
         if !changed.is_empty() {
             let rows = vec!["(?, ?, ?, ?)"; changed.len()].join(", ");

@@ -14,7 +14,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::SqlStore;
 use crate::error::{Attempt, corrupt, is_unique_violation};
-use crate::sql::{CHUNK, COMPUTER_COLUMNS, bind_ids, marks, millis, package_key};
+use crate::sql::{CHUNK, COMPUTER_COLUMNS, bind_ids, millis, package_key};
 
 /// A setting scope as stored: `(scope_kind, scope_id)`.
 pub(super) fn scope_key(scope: SettingScope) -> (i64, i64) {
@@ -80,11 +80,11 @@ impl SqlStore {
     ) -> Attempt<()> {
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
-                "SELECT id FROM computers WHERE id IN ({})",
-                marks(chunk.len())
+                "SELECT id FROM computers WHERE id {}",
+                self.in_ids(chunk.len())
             );
             let query = sqlx::query_scalar(self.dynamic(&sql));
-            let found: Vec<i64> = bind_ids!(query, chunk).fetch_all(&mut *conn).await?;
+            let found: Vec<i64> = bind_ids!(self, query, chunk).fetch_all(&mut *conn).await?;
             if found.len() != chunk.len() {
                 let found: std::collections::BTreeSet<i64> = found.into_iter().collect();
                 let missing = chunk
@@ -416,11 +416,11 @@ impl SqlStore {
             let mut removed = 0;
             for chunk in ids.chunks(CHUNK) {
                 let sql = format!(
-                    "DELETE FROM group_members WHERE grp = ? AND computer IN ({})",
-                    marks(chunk.len())
+                    "DELETE FROM group_members WHERE grp = ? AND computer {}",
+                    self.in_ids(chunk.len())
                 );
                 let query = sqlx::query(self.dynamic(&sql)).bind(group.0);
-                removed += bind_ids!(query, chunk)
+                removed += bind_ids!(self, query, chunk)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
