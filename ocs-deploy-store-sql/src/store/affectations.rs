@@ -62,8 +62,14 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         let mut ids: Vec<i64> = computers.iter().map(|c| c.0).collect();
         ids.sort_unstable();
+        // A computer named twice gets one row and, as in the memory store, two events.
+        let repeated: Vec<i64> = ids
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
         ids.dedup();
-        let ids = &ids;
+        let (ids, repeated) = (&ids, &repeated);
         self.retry(|| async move {
             let mut tx = self.begin().await?;
             let package = self
@@ -123,6 +129,10 @@ impl SqlStore {
                     .bind(activation.0)
                     .bind(millis(now));
                 bind_ids!(self, query, chunk).execute(&mut *tx).await?;
+            }
+            for &c in repeated {
+                self.event(&mut tx, ComputerId(c), activation, None, now)
+                    .await?;
             }
             tx.commit().await?;
             Ok(())

@@ -96,7 +96,12 @@ async fn answers_as_the_memory_store(target: Target) {
         let p = ps[rng.below(ps.len() as u64) as usize];
         let op = rng.below(10);
         let status = STATUSES[rng.below(STATUSES.len() as u64) as usize];
-        let some: Vec<ComputerId> = cs.iter().copied().filter(|_| rng.below(3) == 0).collect();
+        let mut some: Vec<ComputerId> = cs.iter().copied().filter(|_| rng.below(3) == 0).collect();
+        if rng.below(8) == 0 {
+            // A computer named twice.
+            some.push(c);
+            some.push(c);
+        }
         let selector = match rng.below(3) {
             0 => StatusSelector::Class(StatusClass::of_stored(Some(status))),
             1 => StatusSelector::Exact(status.to_owned()),
@@ -107,11 +112,12 @@ async fn answers_as_the_memory_store(target: Target) {
         for store in stores {
             let answer = match op {
                 0 => format!(
-                    "{:?}",
+                    "{:?} {:?}",
                     store
                         .affect(a, &some, &AffectOptions::default(), now)
                         .await
-                        .map_err(|e| e.is_conflict())
+                        .map_err(|e| e.is_conflict()),
+                    store.status_events(c, a).await.unwrap()
                 ),
                 1 => format!("{:?}", store.notify(c, &acts, now).await.unwrap()),
                 2 => format!("{:?}", store.mark_in_history(c, a, now).await.unwrap()),
