@@ -23,12 +23,13 @@ use ocs_deploy_core::service::{BuildRequest, DeploymentService, ServiceConfig};
 use ocs_deploy_core::store::{AffectOptions, ComputerId, ComputerUpdate, Store};
 use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
 use ocs_deploy_core::{Action, PackageId, StatusCode, Timestamp};
+use ocs_deploy_store_sql::{Backend, SqlStore};
 
 #[derive(Parser)]
 #[command(about = "PROLOG handling cost against fleet size")]
 struct Args {
-    /// `memory`, `sqlite` (a temporary file), or a database URL (`sqlite:`, `postgres:`,
-    /// `mysql:`); a URL's database is emptied for each fleet size.
+    /// `memory`, `sqlite` (a temporary file per fleet size), or the URL of an empty
+    /// database (`sqlite:`, `postgres:`, `mysql:`; one fleet size per run).
     #[arg(long, default_value = "sqlite")]
     store: String,
     /// Fleet sizes, comma-separated.
@@ -230,7 +231,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     let mut rows = Vec::new();
     for &computers in &args.computers {
-        let opened = open_store(&args.store)?;
+        let opened = open_store(&args.store).await?;
         eprintln!(
             "{computers} computers x {} packages on {}",
             args.packages, args.store
@@ -274,12 +275,30 @@ struct OpenStore {
 }
 
 /// The store named on the command line.
-fn open_store(name: &str) -> Result<OpenStore, Box<dyn Error>> {
+async fn open_store(name: &str) -> Result<OpenStore, Box<dyn Error>> {
     match name {
         "memory" => Ok(OpenStore {
             store: Arc::new(MemoryStore::new()),
             _keep: None,
         }),
+        "sqlite" => {
+            let dir = tempfile::tempdir()?;
+            let url = format!("sqlite://{}", dir.path().join("store.db").display());
+            Ok(OpenStore {
+                store: Arc::new(SqlStore::connect(&url).await?),
+                _keep: Some(dir),
+            })
+        }
+        url if Backend::of_url(url).is_some() => {
+            let store = SqlStore::connect(url).await?;
+            if !store.packages().await?.is_empty() {
+                return Err(format!("{url} is not empty: give an empty database").into());
+            }
+            Ok(OpenStore {
+                store: Arc::new(store),
+                _keep: None,
+            })
+        }
         other => Err(format!("unknown store {other}").into()),
     }
 }

@@ -1,0 +1,169 @@
+//! What a PROLOG needs, in a handful of indexed queries on one connection.
+
+use ocs_deploy_core::Timestamp;
+use ocs_deploy_core::protocol::DeviceId;
+use ocs_deploy_core::status::DeploymentStatus;
+use ocs_deploy_core::store::{
+    Activation, ContactContext, GroupAffectation, GroupId, SettingValue, StoreError,
+};
+use sqlx::{AnyConnection, Row};
+
+use crate::SqlStore;
+use crate::error::Attempt;
+use crate::sql::{COMPUTER_COLUMNS, activation_columns, affectation_columns, millis};
+
+impl SqlStore {
+    pub(super) async fn contact_context(
+        &self,
+        device: &DeviceId,
+        now: Timestamp,
+    ) -> Result<Option<ContactContext>, StoreError> {
+        self.retry(|| self.contact_once(device, now)).await
+    }
+
+    async fn contact_once(
+        &self,
+        device: &DeviceId,
+        now: Timestamp,
+    ) -> Attempt<Option<ContactContext>> {
+        let mut conn = self.pool().acquire().await?;
+        let done =
+            sqlx::query(self.sql("UPDATE computers SET last_contact = ? WHERE device_id = ?"))
+                .bind(millis(now))
+                .bind(device.as_str())
+                .execute(&mut *conn)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {COMPUTER_COLUMNS} FROM computers WHERE device_id = ?");
+        let Some(row) = sqlx::query(self.dynamic(&sql))
+            .bind(device.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let computer = self.computer_row(&row)?;
+        let id = computer.id.0;
+        let download_server = match computer.download_server {
+            Some(server) => {
+                let sql = format!("SELECT {COMPUTER_COLUMNS} FROM computers WHERE id = ?");
+                sqlx::query(self.dynamic(&sql))
+                    .bind(server.0)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .map(|r| self.computer_row(&r))
+                    .transpose()?
+            }
+            None => None,
+        };
+        let history: Vec<i64> = sqlx::query_scalar(
+            self.sql("SELECT package FROM history WHERE computer = ? ORDER BY package"),
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let history = history
+            .into_iter()
+            .map(|p| self.package_id(p))
+            .collect::<Attempt<Vec<_>>>()?;
+        let groups: Vec<i64> = sqlx::query_scalar(
+            self.sql("SELECT grp FROM group_members WHERE computer = ? ORDER BY grp"),
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let groups: Vec<GroupId> = groups.into_iter().map(GroupId).collect();
+        let rows = sqlx::query(self.sql(concat!(
+            "SELECT ",
+            affectation_columns!(),
+            ", ",
+            activation_columns!(),
+            " FROM affectations a JOIN activations v ON v.id = a.activation \
+             WHERE a.computer = ? AND (a.status IS NULL OR a.status = ?) ORDER BY a.activation"
+        )))
+        .bind(id)
+        .bind(DeploymentStatus::NOTIFIED)
+        .fetch_all(&mut *conn)
+        .await?;
+        let pending = rows
+            .iter()
+            .map(|r| Ok((self.affectation_row(r)?, self.activation_row(r)?)))
+            .collect::<Attempt<Vec<_>>>()?;
+        let group_affectations = if groups.is_empty() {
+            Vec::new()
+        } else {
+            self.unadopted_group_affectations(&mut conn, id).await?
+        };
+        let settings = self.settings_applying(&mut conn, id).await?;
+        Ok(Some(ContactContext {
+            computer,
+            download_server,
+            history,
+            groups,
+            pending,
+            group_affectations,
+            settings,
+        }))
+    }
+
+    /// Affectations of the computer's groups, with their activations, for packages it has
+    /// no affectation of yet.
+    async fn unadopted_group_affectations(
+        &self,
+        conn: &mut AnyConnection,
+        id: i64,
+    ) -> Attempt<Vec<(GroupAffectation, Activation)>> {
+        let rows = sqlx::query(self.sql(concat!(
+            "SELECT ga.grp, ga.forced, ga.schedule_at, ga.post_command, ",
+            activation_columns!(),
+            " FROM group_members m \
+             JOIN group_affectations ga ON ga.grp = m.grp \
+             JOIN activations v ON v.id = ga.activation \
+             WHERE m.computer = ? AND NOT EXISTS (SELECT 1 FROM affectations x \
+             WHERE x.package = v.package AND x.computer = ?) \
+             ORDER BY ga.grp, ga.activation"
+        )))
+        .bind(id)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let activation = self.activation_row(r)?;
+                Ok((
+                    GroupAffectation {
+                        group: GroupId(r.try_get("grp")?),
+                        activation: activation.id,
+                        options: self.options_row(r)?,
+                    },
+                    activation,
+                ))
+            })
+            .collect()
+    }
+
+    /// Settings at every scope that applies to the computer, in scope then setting order.
+    async fn settings_applying(
+        &self,
+        conn: &mut AnyConnection,
+        id: i64,
+    ) -> Attempt<Vec<SettingValue>> {
+        let rows = sqlx::query(self.sql(
+            "SELECT scope_kind, scope_id, name, setting_value FROM settings \
+             WHERE scope_kind = 0 OR (scope_kind = 2 AND scope_id = ?) \
+             OR (scope_kind = 1 AND scope_id IN (SELECT grp FROM group_members WHERE computer = ?))",
+        ))
+        .bind(id)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut settings = rows
+            .iter()
+            .map(|r| self.setting_row(r))
+            .collect::<Attempt<Vec<_>>>()?;
+        settings.sort_by_key(|s| (s.scope, s.setting));
+        Ok(settings)
+    }
+}
