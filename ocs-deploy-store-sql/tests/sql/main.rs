@@ -12,3 +12,4 @@ mod conformance;
 mod connect;
 mod differential;
 mod files;
+mod service_concurrency;
