@@ -256,17 +256,31 @@ impl SqlStore {
         activation: ActivationId,
         computers: &[ComputerId],
     ) -> Result<u64, StoreError> {
+        self.delete_for_computers(
+            "DELETE FROM affectations WHERE activation = ? AND computer",
+            activation.0,
+            computers,
+        )
+        .await
+    }
+
+    /// Runs `delete` (`DELETE … WHERE <key> = ? AND computer`, completed with `IN (…)`)
+    /// for `key` and these computers, in chunks, in one transaction; returns the rows
+    /// deleted.
+    pub(super) async fn delete_for_computers(
+        &self,
+        delete: &'static str,
+        key: i64,
+        computers: &[ComputerId],
+    ) -> Result<u64, StoreError> {
         let ids: Vec<i64> = computers.iter().map(|c| c.0).collect();
         let ids = &ids;
         self.retry(|| async move {
             let mut tx = self.begin().await?;
             let mut removed = 0;
             for chunk in ids.chunks(CHUNK) {
-                let sql = format!(
-                    "DELETE FROM affectations WHERE activation = ? AND computer {}",
-                    self.in_ids(chunk.len())
-                );
-                let query = sqlx::query(self.dynamic(&sql)).bind(activation.0);
+                let sql = format!("{delete} {}", self.in_ids(chunk.len()));
+                let query = sqlx::query(self.dynamic(&sql)).bind(key);
                 removed += bind_ids!(self, query, chunk)
                     .execute(&mut *tx)
                     .await?

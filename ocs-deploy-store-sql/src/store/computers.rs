@@ -409,25 +409,11 @@ impl SqlStore {
         group: GroupId,
         computers: &[ComputerId],
     ) -> Result<u64, StoreError> {
-        let ids: Vec<i64> = computers.iter().map(|c| c.0).collect();
-        let ids = &ids;
-        self.retry(|| async move {
-            let mut tx = self.begin().await?;
-            let mut removed = 0;
-            for chunk in ids.chunks(CHUNK) {
-                let sql = format!(
-                    "DELETE FROM group_members WHERE grp = ? AND computer {}",
-                    self.in_ids(chunk.len())
-                );
-                let query = sqlx::query(self.dynamic(&sql)).bind(group.0);
-                removed += bind_ids!(self, query, chunk)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-            }
-            tx.commit().await?;
-            Ok(removed)
-        })
+        self.delete_for_computers(
+            "DELETE FROM group_members WHERE grp = ? AND computer",
+            group.0,
+            computers,
+        )
         .await
     }
 
