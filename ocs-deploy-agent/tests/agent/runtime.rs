@@ -106,6 +106,21 @@ impl Fixture {
         record.id
     }
 
+    /// A Launch package whose `install.sh` writes where it ran into `marker`.
+    async fn deploy_script(&self, agent: &Agent, marker: &Path, fragment_size: u64) -> PackageId {
+        let text = script(marker);
+        let archive = tar_gz(&[TarEntry {
+            mode: 0o755,
+            ..TarEntry::file("install.sh", text.as_bytes())
+        }])
+        .await;
+        let launch = Action::Launch {
+            command: "./install.sh".into(),
+        };
+        self.deploy(agent, launch, Some(archive), fragment_size)
+            .await
+    }
+
     async fn status(&self, agent: &Agent, package: PackageId) -> Option<String> {
         let store = self.service.store();
         let computer = store
@@ -137,23 +152,8 @@ async fn a_launch_package_is_downloaded_built_run_and_reported() {
     // The first contact makes the computer known.
     agent.contact().await.unwrap();
     let marker = f.dir.path().join("launch-ran");
-    let text = script(&marker);
-    let archive = tar_gz(&[TarEntry {
-        mode: 0o755,
-        ..TarEntry::file("install.sh", text.as_bytes())
-    }])
-    .await;
     // Small fragments: several are fetched, one per step.
-    let package = f
-        .deploy(
-            &agent,
-            Action::Launch {
-                command: "./install.sh".into(),
-            },
-            Some(archive),
-            64,
-        )
-        .await;
+    let package = f.deploy_script(&agent, &marker, 64).await;
     agent.run(true, Duration::from_secs(3600)).await.unwrap();
     assert_eq!(f.status(&agent, package).await.as_deref(), Some("SUCCESS"));
     let ran = std::fs::read_to_string(&marker).unwrap();
@@ -339,22 +339,7 @@ async fn failed_and_corrupt_fragments_are_fetched_again_alone() {
     let mut agent = f.agent_with(flaky.clone());
     agent.contact().await.unwrap();
     let marker = f.dir.path().join("flaky-ran");
-    let text = script(&marker);
-    let archive = tar_gz(&[TarEntry {
-        mode: 0o755,
-        ..TarEntry::file("install.sh", text.as_bytes())
-    }])
-    .await;
-    let package = f
-        .deploy(
-            &agent,
-            Action::Launch {
-                command: "./install.sh".into(),
-            },
-            Some(archive),
-            40,
-        )
-        .await;
+    let package = f.deploy_script(&agent, &marker, 40).await;
     agent.run(true, Duration::from_secs(3600)).await.unwrap();
     assert_eq!(f.status(&agent, package).await.as_deref(), Some("SUCCESS"));
     assert!(marker.exists());
