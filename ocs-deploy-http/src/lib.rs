@@ -65,6 +65,8 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)
 )]
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod docs;
 #[cfg(feature = "server")]
 pub mod server;
