@@ -393,22 +393,22 @@ fn body_error(error: &reqwest::Error, url: &str) -> TransportError {
     }
 }
 
-/// The rustls error behind a failed request, if any (a `std::io::Error` hides it from
-/// `source()`: it is looked for inside).
+/// The rustls error behind a failed request, if any. reqwest nests it in
+/// `std::io::Error`s, whose `source()` skips the error they wrap: those are opened with
+/// `get_ref()`.
 fn tls_error<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(error) = next {
         if let Some(tls) = error.downcast_ref::<rustls::Error>() {
             return Some(tls);
         }
-        if let Some(tls) = error
+        next = match error
             .downcast_ref::<std::io::Error>()
             .and_then(std::io::Error::get_ref)
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return Some(tls);
-        }
-        next = error.source();
+            Some(inner) => Some(inner),
+            None => error.source(),
+        };
     }
     None
 }

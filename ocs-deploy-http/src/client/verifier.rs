@@ -187,3 +187,95 @@ impl ServerCertVerifier for CaFileVerifier {
         self.algorithms.supported_schemes()
     }
 }
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, date_time_ymd};
+
+    use super::*;
+
+    fn self_signed_ca(names: &[&str], dates: Option<(i32, i32)>) -> CertificateDer<'static> {
+        let mut params =
+            CertificateParams::new(names.iter().map(|&n| n.to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        if let Some((from, to)) = dates {
+            params.not_before = date_time_ymd(from, 1, 1);
+            params.not_after = date_time_ymd(to, 1, 1);
+        }
+        params
+            .self_signed(&KeyPair::generate().unwrap())
+            .unwrap()
+            .der()
+            .clone()
+    }
+
+    /// 2026-11-24.
+    fn now() -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_795_478_400))
+    }
+
+    #[test]
+    fn pinned_certificates_are_checked_for_dates_and_name() {
+        let ip = ServerName::try_from("127.0.0.1").unwrap();
+        let check = |cert: &CertificateDer<'_>, name: &ServerName<'_>| {
+            CaFileVerifier::verify_pinned(cert, name, now())
+        };
+        assert_eq!(check(&self_signed_ca(&["127.0.0.1"], None), &ip), Ok(()));
+        assert_eq!(
+            check(&self_signed_ca(&["127.0.0.1"], Some((2000, 2001))), &ip),
+            Err(CertificateError::Expired.into())
+        );
+        assert_eq!(
+            check(&self_signed_ca(&["127.0.0.1"], Some((2990, 2999))), &ip),
+            Err(CertificateError::NotValidYet.into())
+        );
+        assert!(matches!(
+            check(
+                &self_signed_ca(&["ocs.example.com"], None),
+                &ServerName::try_from("localhost").unwrap()
+            ),
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForNameContext { .. }
+            ))
+        ));
+        assert_eq!(
+            check(&CertificateDer::from(vec![0x30, 0x00]), &ip),
+            Err(CertificateError::BadEncoding.into())
+        );
+    }
+
+    #[test]
+    fn validity_and_key_size_of_openssl_certificates() {
+        for (pem, bits) in [
+            (
+                include_str!("../../tests/http/fixtures/rsa1024-cacert.pem"),
+                1024,
+            ),
+            (
+                include_str!("../../tests/http/fixtures/rsa2048-cacert.pem"),
+                2048,
+            ),
+        ] {
+            let cert = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+            let (not_before, not_after) = der::validity(&cert).unwrap();
+            // Made on 2026-11-24 for 36500 days: notAfter is a GeneralizedTime.
+            assert_eq!(not_before / 86_400, 20_781);
+            assert_eq!(not_after - not_before, 36_500 * 86_400);
+            let parsed = ParsedCertificate::try_from(&cert).unwrap();
+            assert_eq!(
+                der::rsa_modulus_bits(&parsed.subject_public_key_info()),
+                Some(bits)
+            );
+        }
+        // ECDSA keys are not RSA.
+        let ec = self_signed_ca(&["localhost"], None);
+        let parsed = ParsedCertificate::try_from(&ec).unwrap();
+        assert_eq!(
+            der::rsa_modulus_bits(&parsed.subject_public_key_info()),
+            None
+        );
+        // rcgen's default validity: 1975-01-01 to 4096-01-01.
+        assert_eq!(der::validity(&ec), Some((157_766_400, 67_090_118_400)));
+    }
+}
