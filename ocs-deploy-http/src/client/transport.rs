@@ -58,7 +58,8 @@ const REQUEST_CONTENT_TYPE: &str = "application/x-compress";
 /// Errors map to [`TransportError`]: connection, DNS and timeout failures are
 /// `Unreachable`, TLS failures (an untrusted certificate) `Refused`, other statuses
 /// `Status`, a reply over the limit `TooLarge`, an undecodable or cut-short body
-/// `BadReply`. Proxies are not used.
+/// `BadReply`. Proxies are not used. Redirections are followed (5 at most), never from
+/// HTTPS to plain HTTP (`Refused`).
 ///
 /// ```no_run
 /// use ocs_deploy_core::agent::Transport;
@@ -264,6 +265,7 @@ impl HttpTransportBuilder {
             .default_headers(headers)
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)
+            .redirect(redirect_policy())
             .tls_backend_preconfigured(tls)
             .build()?;
         Ok(HttpTransport {
@@ -361,6 +363,25 @@ impl Transport for HttpTransport {
     }
 }
 
+/// How many redirections are followed.
+const MAX_REDIRECTS: usize = 5;
+
+/// Redirections are followed ([`MAX_REDIRECTS`] at most) but never from HTTPS to plain
+/// HTTP: an info file must not leave TLS that way.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let from_https = attempt.previous().iter().any(|url| url.scheme() == "https");
+        if from_https && attempt.url().scheme() != "https" {
+            let to = attempt.url().to_string();
+            attempt.error(format!("redirection from HTTPS to {to} refused"))
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirections")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 /// An info file's URL: `…/<id>/info`.
 fn is_info(url: &Url) -> bool {
     url.path().ends_with("/info")
@@ -379,6 +400,9 @@ fn check_status(status: StatusCode, url: &str) -> Result<(), TransportError> {
 fn request_error(error: &reqwest::Error, url: &str) -> TransportError {
     if let Some(tls) = tls_error(error) {
         return TransportError::Refused(format!("{url}: TLS: {tls}"));
+    }
+    if error.is_redirect() {
+        return TransportError::Refused(chain(error));
     }
     TransportError::Unreachable(chain(error))
 }

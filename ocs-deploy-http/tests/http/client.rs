@@ -414,3 +414,110 @@ async fn error_statuses_bad_and_large_replies_are_typed() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_redirection_from_https_to_http_is_refused() {
+    install_ring();
+    let dir = tempfile::tempdir().unwrap();
+    let (tls, certs) = TlsConfig::generate(dir.path(), &[]).unwrap();
+    let plain = dead_port();
+    let app = Router::new()
+        .route(
+            "/download/1/info",
+            axum::routing::get(move || async move {
+                axum::response::Redirect::temporary(&format!("http://{plain}/download/1/info"))
+            }),
+        )
+        .route(
+            "/download/2/info",
+            axum::routing::get(|| async {
+                axum::response::Redirect::temporary("/download/3/info")
+            }),
+        );
+    let running = Server::from_routers(Router::new(), app)
+        .https("127.0.0.1:0".parse().unwrap(), tls)
+        .start()
+        .await
+        .unwrap();
+    let port = running.https_addr().unwrap().port();
+    let transport = HttpTransport::builder("http://127.0.0.1:1/ocsinventory")
+        .ca_file(&certs.ca_cert)
+        .allow_plain_http_info(true)
+        .build()
+        .unwrap();
+    let downgraded = transport
+        .get(&format!("https://localhost:{port}/download/1/info"))
+        .await
+        .map(|_| ());
+    assert!(
+        matches!(&downgraded, Err(TransportError::Refused(m)) if m.contains("redirection from HTTPS")),
+        "{downgraded:?}"
+    );
+    // HTTPS to HTTPS is followed (to a 404 here).
+    assert!(matches!(
+        transport
+            .get(&format!("https://localhost:{port}/download/2/info"))
+            .await,
+        Err(TransportError::Status(404))
+    ));
+    running.shutdown(Duration::from_secs(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_as_unreachable() {
+    install_ring();
+    let app = Router::new()
+        .route(
+            "/ocsinventory",
+            post(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/download/1/1-1",
+            axum::routing::get(|| async {
+                // One chunk, then silence.
+                let first = futures::stream::iter([Ok::<_, std::io::Error>(
+                    bytes::Bytes::from_static(b"abc"),
+                )]);
+                axum::body::Body::from_stream(futures::StreamExt::chain(
+                    first,
+                    futures::stream::pending(),
+                ))
+            }),
+        );
+    let running = Server::from_routers(app, Router::new())
+        .http("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let addr = running.http_addr().unwrap();
+    let transport = HttpTransport::builder(format!("http://{addr}/ocsinventory"))
+        .read_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let prolog = Request::Prolog {
+        device_id: DEVICE.into(),
+    };
+    assert!(matches!(
+        transport.post(&prolog).await,
+        Err(TransportError::Unreachable(_))
+    ));
+    let mut stream = transport
+        .get(&format!("http://{addr}/download/1/1-1"))
+        .await
+        .unwrap();
+    let first = futures::StreamExt::next(&mut stream)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&first[..], b"abc");
+    assert!(matches!(
+        futures::StreamExt::next(&mut stream).await,
+        Some(Err(TransportError::Unreachable(_)))
+    ));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    running.shutdown(Duration::from_millis(100)).await.unwrap();
+}
