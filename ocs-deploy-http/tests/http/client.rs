@@ -521,3 +521,51 @@ async fn a_silent_server_times_out_as_unreachable() {
     assert!(started.elapsed() < Duration::from_secs(10));
     running.shutdown(Duration::from_millis(100)).await.unwrap();
 }
+
+/// What any transport does with this server, checked for the testkit's
+/// `LoopbackTransport` (no sockets) and `HttpTransport` alike.
+async fn serves_an_agent(transport: &dyn Transport, h: &Harness) -> PrologReply {
+    let prolog = Request::Prolog {
+        device_id: DEVICE.into(),
+    };
+    let reply = PrologReply::decode(&transport.post(&prolog).await.unwrap()).unwrap();
+    let info = collect(transport.get(&h.https_url(&h.info_path())).await.unwrap())
+        .await
+        .unwrap();
+    let on_disk = std::fs::read(h.root.join(format!("{}/info", h.package.id))).unwrap();
+    assert_eq!(info, on_disk);
+    for n in 1..=3 {
+        let url = h.http_url(&h.fragment_path(n));
+        let bytes = collect(transport.get(&url).await.unwrap()).await.unwrap();
+        assert_eq!(bytes, h.fragment_bytes(n as usize));
+    }
+    assert_eq!(
+        transport
+            .get(&h.http_url(&h.fragment_path(4)))
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+        TransportError::Status(404)
+    );
+    reply
+}
+
+#[tokio::test]
+async fn the_http_transport_behaves_as_the_loopback_transport() {
+    let h = Harness::start().await;
+    h.affect_to(DEVICE).await;
+    let loopback =
+        ocs_deploy_core::testkit::LoopbackTransport::new(h.service.clone(), || crate::support::NOW);
+    let http = h.transport(&h.https_url("/ocsinventory"));
+    let by_loopback = serves_an_agent(&loopback, &h).await;
+    let by_http = serves_an_agent(&http, &h).await;
+    assert_eq!(by_http, by_loopback);
+    assert_eq!(by_http.download.unwrap().packages.len(), 1);
+    let result = Request::DownloadResult {
+        device_id: DEVICE.into(),
+        package_id: h.package.id,
+        status: StatusCode::SuccessExitCode(0),
+    };
+    assert_eq!(http.post(&result).await, loopback.post(&result).await);
+    h.stop().await;
+}
