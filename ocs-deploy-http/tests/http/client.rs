@@ -569,3 +569,24 @@ async fn the_http_transport_behaves_as_the_loopback_transport() {
     assert_eq!(http.post(&result).await, loopback.post(&result).await);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn the_default_user_agent_passes_an_allow_list_of_ocs_agents() {
+    let config = ocs_deploy_http::server::EndpointConfig::default()
+        .with_user_agents(["OCS-NG_unified_unix_agent_", "OCS-NG_WINDOWS_AGENT_"]);
+    let h = Harness::start_with(config).await;
+    let prolog = Request::Prolog {
+        device_id: DEVICE.into(),
+    };
+    let transport = h.transport(&h.http_url("/ocsinventory"));
+    PrologReply::decode(&transport.post(&prolog).await.unwrap()).unwrap();
+    let renamed = HttpTransport::builder(h.http_url("/ocsinventory"))
+        .user_agent("curl/8.0")
+        .build()
+        .unwrap();
+    assert_eq!(
+        renamed.post(&prolog).await,
+        Err(TransportError::Status(400))
+    );
+    h.stop().await;
+}
