@@ -1,4 +1,5 @@
-//! HTTP adapters of ocs-deploy: the server that OCS Inventory NG agents talk to.
+//! HTTP adapters of ocs-deploy: the server that OCS Inventory NG agents talk to, and
+//! the agent's HTTP transport.
 //!
 //! # Overview
 //! With the `server` feature (on by default), [`server`] holds:
@@ -14,15 +15,24 @@
 //! - [`server::Server`]: an HTTP and an HTTPS listener serving both, with graceful
 //!   shutdown.
 //!
+//! With the `client` feature (on by default), [`client`] holds
+//! [`client::HttpTransport`]: the agent's
+//! [`Transport`](ocs_deploy_core::agent::Transport) over HTTP(S) (reqwest, rustls with
+//! ring), speaking as the OCS Unix agent does, to this server or a real OCS one. It
+//! trusts HTTPS servers by the agent's CA file (`cacert.pem`), including the self-signed
+//! `CA:TRUE` certificates of OCS servers, and fetches info files only over HTTPS.
+//!
 //! The guide [`docs::serving_files`] shows how to serve the package files with nginx or
 //! an object store instead.
 //!
 //! # Example
 //! ```
 //! use std::sync::Arc;
-//! use ocs_deploy_core::protocol::{compression, Encoding};
+//! use ocs_deploy_core::agent::Transport;
+//! use ocs_deploy_core::protocol::{compression, PrologReply, PrologResponse, Request};
 //! use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
 //! use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
+//! use ocs_deploy_http::client::HttpTransport;
 //! use ocs_deploy_http::server::{EndpointConfig, Server, TlsConfig};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -33,20 +43,32 @@
 //!     ServiceConfig::default(),
 //! ));
 //! let dir = tempfile::tempdir()?;
-//! let (tls, _certs) = TlsConfig::generate(&dir.path().join("tls"), &[])?;
+//! let (tls, certs) = TlsConfig::generate(&dir.path().join("tls"), &[])?;
 //! let running = Server::new(service, EndpointConfig::default(), dir.path().join("download"))
 //!     .http("127.0.0.1:0".parse()?)
 //!     .https("127.0.0.1:0".parse()?, tls)
 //!     .start()
 //!     .await?;
 //!
-//! // What the Unix agent POSTs first.
+//! // What the Unix agent POSTs first, over plain HTTP.
 //! let prolog = compression::encode_zlib(
 //!     b"<REQUEST><DEVICEID>vm-2026-11-24-06-35-53</DEVICEID><QUERY>PROLOG</QUERY></REQUEST>",
 //! );
 //! let addr = running.http_addr().unwrap();
 //! let reply = post(addr, &prolog).await?;
 //! assert!(reply.starts_with(b"HTTP/1.1 200 OK\r\n"));
+//!
+//! // The same through the agent's transport, over HTTPS, trusting the generated CA.
+//! let transport = HttpTransport::builder(format!(
+//!     "https://localhost:{}/ocsinventory",
+//!     running.https_addr().unwrap().port()
+//! ))
+//! .ca_file(&certs.ca_cert)
+//! .build()?;
+//! let reply = transport
+//!     .post(&Request::Prolog { device_id: "vm-2026-11-24-06-35-53".into() })
+//!     .await?;
+//! assert_eq!(PrologReply::decode(&reply)?.response, PrologResponse::Send);
 //! running.shutdown(std::time::Duration::from_secs(1)).await?;
 //! # Ok(()) }
 //! # async fn post(addr: std::net::SocketAddr, body: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -65,6 +87,8 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)
 )]
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod docs;
 #[cfg(feature = "server")]
 pub mod server;

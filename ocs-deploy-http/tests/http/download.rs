@@ -15,21 +15,21 @@ use crate::support::{DEVICE, Harness};
 const FRAGMENT_SIZE: usize = 100_000;
 
 impl Harness {
-    fn fragment_path(&self, n: u32) -> String {
+    pub(crate) fn fragment_path(&self, n: u32) -> String {
         format!(
             "/download/{}",
             FileName::Fragment(n).relative_path(self.package.id)
         )
     }
 
-    fn info_path(&self) -> String {
+    pub(crate) fn info_path(&self) -> String {
         format!(
             "/download/{}",
             FileName::Info.relative_path(self.package.id)
         )
     }
 
-    fn fragment_bytes(&self, n: usize) -> &[u8] {
+    pub(crate) fn fragment_bytes(&self, n: usize) -> &[u8] {
         let start = (n - 1) * FRAGMENT_SIZE;
         &self.archive[start..(start + FRAGMENT_SIZE).min(self.archive.len())]
     }

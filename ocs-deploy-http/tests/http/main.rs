@@ -1,7 +1,8 @@
 //! The integration tests of ocs-deploy-http, in one binary: a real server on loopback
-//! sockets, reqwest as the client. Reference messages are read from
+//! sockets, reqwest and the crate's own `HttpTransport` as clients. Reference messages are read from
 //! `../shared/reference/`, as the real OCS Unix agent sent them.
 
+mod client;
 mod download;
 mod endpoint;
 mod reference;
