@@ -1,150 +1,167 @@
-//! Quickstart: what a server and an agent do with a package, through the core alone.
+//! Quickstart: a server on `SQLite` with loopback TLS, a package built, activated and
+//! affected, and an agent that deploys it over HTTPS; then the status the server holds.
 //!
 //! ```sh
-//! cargo run --release --example quickstart [ARCHIVE]
+//! cargo run --release --example quickstart
 //! ```
 //!
-//! It builds a package from ARCHIVE (default: the console's reference archive
-//! `../shared/reference/console-packages/archives/install-sh.tar.gz`, else a generated
-//! payload) into 3 fragments laid out as any web server can serve them
-//! (`<root>/<id>/info`, `<root>/<id>/<id>-<n>`), then reads them back as an agent would:
-//! the info file, each fragment checked against its SHA-256, the whole archive against its
-//! MD5, and prints the status code the agent would report. The server, the stores, the
-//! agent runtime and the HTTP transport come with the next crates.
+//! Everything lives in a temporary directory and runs on 127.0.0.1 (ports chosen by the
+//! system): the server's `SQLite` database, its package files and generated certificates,
+//! and the agent's state directory. The package is a TAR.GZ holding an `install.sh` that
+//! writes a file; the agent downloads it in fragments, checks every digest, runs it and
+//! reports `SUCCESS`.
 
 use std::error::Error;
-use std::fs;
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
-use ocs_deploy_core::fragment::{Assembler, FragmentPlan, SplitEvent, Splitter};
-use ocs_deploy_core::package::{DigestAlgorithm, DigestForm};
-use ocs_deploy_core::{Action, PackageFile, PackageId, PackageInfo, StatusCode, info};
+use async_compression::tokio::write::GzipEncoder;
+use bytes::Bytes;
+use ocs_deploy_agent::runtime::{Agent, AgentConfig, now};
+use ocs_deploy_agent::state::StateDir;
+use ocs_deploy_core::Action;
+use ocs_deploy_core::protocol::Hardware;
+use ocs_deploy_core::service::{AffectTarget, BuildRequest, DeploymentService, ServiceConfig};
+use ocs_deploy_core::store::{AffectOptions, Page, Setting, SettingScope, StatusSelector};
+use ocs_deploy_http::client::HttpTransport;
+use ocs_deploy_http::server::{EndpointConfig, Server, TlsConfig};
+use ocs_deploy_store_sql::{DirectoryFiles, SqlStore};
+use tokio::io::AsyncWriteExt as _;
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let archive = load_archive()?;
-    let root = std::env::temp_dir().join(format!("ocs-deploy-quickstart-{}", std::process::id()));
-    let result = run(&archive, &root);
-    let _ = fs::remove_dir_all(&root);
-    result
-}
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path();
 
-fn load_archive() -> Result<Vec<u8>, Box<dyn Error>> {
-    let reference = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/reference/console-packages/archives/install-sh.tar.gz");
-    let path = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .or_else(|| reference.exists().then_some(reference));
-    if let Some(path) = path {
-        println!("archive     {}", path.display());
-        Ok(fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?)
-    } else {
-        println!("archive     (generated: 100 KiB)");
-        Ok((0..100 * 1024u32)
-            .map(|i| (i % 251).to_le_bytes()[0])
-            .collect())
+    // --- The server: SQLite, package files in a directory, generated TLS. ---
+    let store =
+        SqlStore::connect(&format!("sqlite://{}", root.join("server.db").display())).await?;
+    let packages = root.join("packages");
+    let service = Arc::new(DeploymentService::new(
+        Arc::new(store),
+        Arc::new(DirectoryFiles::new(&packages)),
+        // Agents on this machine fetch from 127.0.0.1: allowed for the quickstart only.
+        ServiceConfig {
+            allow_loopback: true,
+            ..ServiceConfig::default()
+        },
+    ));
+    // No pauses between downloads, for a quick demonstration (OCS waits 10 s and 60 s).
+    for setting in [
+        Setting::FragLatency,
+        Setting::CycleLatency,
+        Setting::PeriodLatency,
+    ] {
+        service
+            .set_setting(SettingScope::Global, setting, Some(0))
+            .await?;
     }
-}
+    let (tls, certificates) = TlsConfig::generate(&root.join("tls"), &[])?;
+    let any_port: SocketAddr = "127.0.0.1:0".parse()?;
+    let server = Server::new(service.clone(), EndpointConfig::default(), &packages)
+        .http(any_port)
+        .https(any_port, tls)
+        .start()
+        .await?;
+    let (http, https) = (
+        server.http_addr().ok_or("no HTTP listener")?,
+        server.https_addr().ok_or("no HTTPS listener")?,
+    );
+    println!(
+        "server      https://{https}/ocsinventory (CA {})",
+        certificates.ca_cert.display()
+    );
 
-fn run(archive: &[u8], root: &Path) -> Result<(), Box<dyn Error>> {
-    // --- Server side: build the package. --------------------------------------------
-    let id = PackageId::new(1_700_000_000)?;
-    let dir = root.join(id.to_string());
-    fs::create_dir_all(&dir)?;
-    let plan = FragmentPlan::by_count(u64::try_from(archive.len())?, 3)?;
-    let mut splitter = Splitter::new(plan, DigestAlgorithm::Md5, id);
-    let mut files: Vec<fs::File> = Vec::new();
-    for chunk in archive.chunks(64 * 1024) {
-        for event in splitter.push(chunk)? {
-            if let SplitEvent::FragmentBytes { fragment, bytes } = event {
-                // Fragments come in order: a new number opens the next file.
-                if files.len() < usize::try_from(fragment)? {
-                    files.push(fs::File::create(dir.join(id.fragment_name(fragment)))?);
-                }
-                if let Some(file) = files.last_mut() {
-                    std::io::Write::write_all(file, bytes)?;
-                }
-            }
-        }
-    }
-    drop(files);
-    let payload = splitter.finish(DigestForm::HexLowercase)?;
-    let mut package = PackageInfo::new(
-        id,
+    // --- A package: install.sh in a TAR.GZ, in fragments of 100 bytes. ---
+    let marker = root.join("installed.txt");
+    let archive = tar_gz("install.sh", &script(&marker)).await?;
+    let mut request = BuildRequest::new(
+        "quickstart",
         Action::Launch {
-            command: "install.sh".into(),
+            command: "sh install.sh".into(),
         },
     );
-    package.file = PackageFile::Fragments(payload);
-    fs::write(dir.join("info"), info::write(&package))?;
+    request.fragment_size = 100;
+    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(archive))]);
+    let package = service.build(request, Some(chunks), now()).await?;
+    let activation = service
+        .activate(
+            package.id,
+            &format!("{https}/download"),
+            &format!("{http}/download"),
+            now(),
+        )
+        .await?;
     println!(
-        "built       {} ({} fragments, MD5 {})",
-        dir.display(),
-        package.fragment_count(),
-        package
-            .payload()
-            .map(|p| p.digest.to_text())
-            .unwrap_or_default()
+        "package     {} ({} bytes, {} fragments)",
+        package.id, package.size, package.fragments
     );
 
-    // --- Agent side: fetch the info file and the fragments, verify, report. -----------
-    let status = match deploy_as_agent(&dir, id) {
-        Ok(()) => StatusCode::Success,
-        Err(status) => status,
+    // --- The agent: first contact, so the server knows the computer. ---
+    let transport = HttpTransport::builder(format!("https://{https}/ocsinventory"))
+        .ca_file(&certificates.ca_cert)
+        .build()?;
+    let hardware = Hardware {
+        name: Some("quickstart-pc".into()),
+        os_name: Some("Linux".into()),
+        ip_address: Some("127.0.0.1".into()),
+        tag: Some("quickstart".into()),
     };
-    println!(
-        "info file   {}",
-        fs::read_to_string(dir.join("info"))?
-            .lines()
-            .nth(1)
-            .unwrap_or_default()
-            .chars()
-            .take(120)
-            .collect::<String>()
-            + " ..."
-    );
-    println!("status      {status}");
-    if status == StatusCode::Success {
-        Ok(())
-    } else {
-        Err(format!("the package ended {status}").into())
-    }
-}
+    let mut agent = Agent::open(
+        Arc::new(transport),
+        StateDir::open(root.join("agent"))?,
+        AgentConfig::new(root.join("agent"), hardware),
+    )?;
+    agent.contact().await?;
+    println!("agent       {}", agent.device_id());
 
-/// What an agent does after downloading: every failure is the status code it reports.
-fn deploy_as_agent(dir: &Path, expected: PackageId) -> Result<(), StatusCode> {
-    let bytes = fs::read(dir.join("info")).map_err(|_| StatusCode::ErrDownloadInfo)?;
-    let (package, notes) = info::read_with_notes(&bytes).map_err(|e| e.status())?;
-    if package.id != expected {
-        return Err(StatusCode::ErrBadId);
-    }
-    for note in notes {
-        println!("note        {note:?}");
-    }
-    let payload = package.payload().ok_or(StatusCode::ErrBadParam)?;
-    let mut assembler = Assembler::new(payload).map_err(|e| e.status())?;
-    let mut buf = vec![0u8; 64 * 1024];
-    for n in 1..=payload.fragments {
-        let mut file = fs::File::open(dir.join(expected.fragment_name(n)))
-            .map_err(|_| StatusCode::ErrDownloadPack)?;
-        assembler.begin_fragment(n).map_err(|e| e.status())?;
-        loop {
-            let read = file
-                .read(&mut buf)
-                .map_err(|_| StatusCode::ErrDownloadPack)?;
-            if read == 0 {
-                break;
-            }
-            assembler.push(&buf[..read]).map_err(|e| e.status())?;
-        }
-        assembler.end_fragment().map_err(|e| e.status())?;
+    // --- Affect the package to it; the agent deploys it at its next contact. ---
+    service
+        .affect(
+            activation,
+            &AffectTarget::Computers(vec![agent.device_id().clone()]),
+            &AffectOptions::default(),
+            now(),
+        )
+        .await?;
+    agent.run(true, Duration::from_secs(3600)).await?;
+
+    // --- What the server holds. ---
+    for row in service
+        .computers_with_status(package.id, &StatusSelector::All, Page::first(100))
+        .await?
+    {
         println!(
-            "fragment    {} verified (SHA-256)",
-            expected.fragment_name(n)
+            "status      {} {}",
+            row.device_id,
+            row.status.as_deref().unwrap_or("WAITING_NOTIFICATION")
         );
     }
-    let form = assembler.finish().map_err(|e| e.status())?;
-    println!("digest      verified ({form:?})");
+    println!("script      {}", std::fs::read_to_string(&marker)?.trim());
+    server.shutdown(Duration::from_secs(5)).await?;
     Ok(())
+}
+
+fn script(marker: &Path) -> String {
+    format!(
+        "#!/bin/sh\necho \"install.sh ran in $(pwd)\" > '{}'\n",
+        marker.display()
+    )
+}
+
+/// A TAR.GZ archive of one executable file.
+async fn tar_gz(name: &str, content: &str) -> Result<Vec<u8>, Box<dyn Error>> {
+    let mut builder = tokio_tar::Builder::new(GzipEncoder::new(Vec::new()));
+    let mut header = tokio_tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o755);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, name, content.as_bytes())
+        .await?;
+    let mut gzip = builder.into_inner().await?;
+    gzip.shutdown().await?;
+    Ok(gzip.into_inner())
 }
