@@ -27,6 +27,10 @@ use crate::state::{StateDir, StateError};
 /// The largest info file accepted.
 const MAX_INFO_BYTES: usize = 1 << 20;
 
+/// How often `--once` tries again to deliver results, and the pause between tries.
+const UNDELIVERED_RETRIES: u32 = 3;
+const UNDELIVERED_PAUSE: Duration = Duration::from_secs(5);
+
 /// The wall clock, as the core's [`Timestamp`].
 pub fn now() -> Timestamp {
     let since = SystemTime::now()
@@ -158,6 +162,12 @@ pub enum AgentError {
     /// The server's reply could not be read.
     #[error("the server's reply is unreadable: {0}")]
     Reply(String),
+    /// Results the server did not take; they are kept and sent at the next run.
+    #[error("{count} result(s) not delivered yet; kept for the next run")]
+    Undelivered {
+        /// How many.
+        count: usize,
+    },
 }
 
 /// What one contact did.
@@ -326,44 +336,59 @@ impl Agent {
     }
 
     /// Runs the schedule until nothing is pending (`once`), or forever, contacting the
-    /// server again every `PROLOG_FREQ`.
+    /// server again every `prolog_every`.
     ///
     /// # Errors
-    /// [`AgentError`] from the state directory; transport failures are retried.
+    /// [`AgentError::State`]; with `once`, also a failed contact
+    /// ([`AgentError::Transport`], [`AgentError::Reply`]) or results the server did not
+    /// take ([`AgentError::Undelivered`]). Without `once`, transport failures are retried
+    /// at the next contact.
     pub async fn run(&mut self, once: bool, prolog_every: Duration) -> Result<(), AgentError> {
         loop {
-            match self.contact().await {
-                Ok(contact) => tracing::info!(
-                    new = contact.new_packages.len(),
-                    reported = contact.reported.len(),
-                    "contacted the server"
-                ),
+            let contacted = match self.contact().await {
+                Ok(contact) => {
+                    tracing::info!(
+                        new = contact.new_packages.len(),
+                        reported = contact.reported.len(),
+                        "contacted the server"
+                    );
+                    Ok(())
+                }
                 Err(AgentError::State(e)) => return Err(AgentError::State(e)),
-                Err(e) => tracing::warn!(error = %e, "contact failed; retrying later"),
-            }
+                Err(e) => {
+                    tracing::warn!(error = %e, "contact failed");
+                    Err(e)
+                }
+            };
+            // Packages restored from an earlier run go on even when the server is away.
             self.run_schedule().await?;
-            if once
-                && self.jobs.values().all(|j| {
-                    !matches!(
-                        j.stage(),
-                        Stage::Downloading | Stage::Ready | Stage::NeedInfo
-                    )
-                })
-            {
-                if self.jobs.is_empty() {
-                    return Ok(());
-                }
-                // Results the server did not take yet: try again shortly.
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let mut contact = Contact::default();
-                self.report_pending(&mut contact).await?;
-                if self.jobs.is_empty() {
-                    return Ok(());
-                }
+            if !once {
+                tokio::time::sleep(prolog_every).await;
                 continue;
             }
-            tokio::time::sleep(prolog_every).await;
+            // Results the server did not take: a few more tries, then they wait (kept in
+            // the state directory) for the next run.
+            for _ in 0..UNDELIVERED_RETRIES {
+                if self.undelivered() == 0 {
+                    break;
+                }
+                tokio::time::sleep(UNDELIVERED_PAUSE).await;
+                self.report_pending(&mut Contact::default()).await?;
+            }
+            contacted?;
+            return match self.undelivered() {
+                0 => Ok(()),
+                count => Err(AgentError::Undelivered { count }),
+            };
         }
+    }
+
+    /// Results made but not delivered yet.
+    fn undelivered(&self) -> usize {
+        self.jobs
+            .values()
+            .filter(|j| matches!(j.stage(), Stage::Result(_)))
+            .count()
     }
 
     /// Runs the scheduler until it is idle.

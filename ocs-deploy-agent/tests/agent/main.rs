@@ -1,6 +1,7 @@
 //! The integration tests of ocs-deploy-agent, in one binary.
 
 mod archives;
+mod binary;
 mod exec;
 mod extract;
 mod runtime;
