@@ -59,6 +59,12 @@ struct Args {
     /// Allow POSTCMD to reboot or shut the computer down.
     #[arg(long)]
     allow_power: bool,
+    /// The `User-Agent` sent (default: the Unix agent's `OCS-NG_unified_unix_agent_v2.10.0`
+    /// followed by ours, which OCS servers 2.1 and later accept). OCS servers answer a
+    /// PROLOG only from agents they know: `<name>_v<version>`, or a string listed in their
+    /// extra user-agents file.
+    #[arg(long, env = "OCS_DEPLOY_USER_AGENT")]
+    user_agent: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,10 +93,13 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let transport = HttpTransport::builder(&args.server)
+    let mut transport = HttpTransport::builder(&args.server)
         .ca_file(&args.ca)
-        .allow_plain_http_info(args.allow_plain_http_info)
-        .build()?;
+        .allow_plain_http_info(args.allow_plain_http_info);
+    if let Some(user_agent) = &args.user_agent {
+        transport = transport.user_agent(user_agent);
+    }
+    let transport = transport.build()?;
     let state = StateDir::open(&args.state_dir)?;
     let hardware = Hardware {
         name: Some(hostname()),

@@ -600,14 +600,19 @@ impl Agent {
                 }
             }
         }
-        let command = match &plan.action {
+        let (command, launch) = match &plan.action {
             Action::Store { .. } => return InstallOutcome::Stored,
-            Action::Launch { command } | Action::Execute { command } => command,
+            Action::Launch { command } => (command, true),
+            Action::Execute { command } => (command, false),
         };
+        let mut command = exec::expand(command, &self.config.install_path, |v| {
+            std::env::var(v).ok()
+        });
+        if launch {
+            command = launch_line(command, &target).await;
+        }
         let command = ShellCommand {
-            command: exec::expand(command, &self.config.install_path, |v| {
-                std::env::var(v).ok()
-            }),
+            command,
             dir: target,
             timeout: plan.execution_timeout,
         };
@@ -651,6 +656,34 @@ impl Agent {
         self.jobs.remove(&id);
         self.scheduler.remove(id);
         Ok(Some(status))
+    }
+}
+
+/// A Launch names a file of the package, then its arguments (`install.sh hello world`,
+/// as the console writes it). As the Unix agent does (the first word checked with `-e`,
+/// made executable, run as `./NAME`), a first word naming a file in the package's folder
+/// runs that file, not a program of the `PATH`; other command lines run as written.
+async fn launch_line(command: String, dir: &Path) -> String {
+    let line = command.trim_start();
+    let first = line.split_whitespace().next().unwrap_or_default();
+    if first.is_empty() || first.contains('/') {
+        return command;
+    }
+    let file = dir.join(first);
+    match tokio::fs::metadata(&file).await {
+        Ok(meta) if meta.is_file() => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mut permissions = meta.permissions();
+                permissions.set_mode(permissions.mode() | 0o755);
+                if let Err(e) = tokio::fs::set_permissions(&file, permissions).await {
+                    tracing::warn!(file = %file.display(), error = %e, "cannot make the Launch file executable");
+                }
+            }
+            format!("./{line}")
+        }
+        _ => command,
     }
 }
 

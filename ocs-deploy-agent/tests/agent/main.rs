@@ -4,5 +4,6 @@ mod archives;
 mod binary;
 mod exec;
 mod extract;
+mod real_server;
 mod runtime;
 mod state;
