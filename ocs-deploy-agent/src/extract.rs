@@ -199,6 +199,16 @@ fn inside(entry: &str) -> Result<PathBuf, ExtractError> {
     Ok(out)
 }
 
+/// Whether a folder entry names the target folder itself (`./`, which `tar -C dir .`
+/// writes first, as `tar -x` takes it): there is nothing to make.
+fn is_the_target(entry: &str) -> bool {
+    !entry.is_empty()
+        && !entry.contains('\0')
+        && Path::new(entry)
+            .components()
+            .all(|c| c == Component::CurDir)
+}
+
 /// Where a symbolic link at `link` (inside the target) pointing to `target` resolves,
 /// if that stays inside.
 fn link_inside(link: &Path, target: &str) -> Option<PathBuf> {
@@ -426,6 +436,9 @@ fn extract_zip(
             .map_err(|e| ExtractError::Corrupt(e.to_string()))?;
         let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
         writer.count_entry()?;
+        if entry.is_dir() && is_the_target(&name) {
+            continue;
+        }
         let rel = inside(&name)?;
         if entry.is_dir() {
             writer.dir(&name, &rel)?;
@@ -519,6 +532,9 @@ async fn extract_tar_gz(
         if kind.is_pax_global_extensions() {
             continue;
         }
+        if kind.is_dir() && is_the_target(&name) {
+            continue;
+        }
         let rel = inside(&name)?;
         if kind.is_dir() {
             writer.dir(&name, &rel)?;
@@ -592,6 +608,16 @@ mod tests {
         assert_eq!(inside("a/./b/../c").unwrap(), Path::new("a/c"));
         for bad in ["", ".", "..", "a/../..", "/etc/passwd", "a\0b"] {
             assert!(inside(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_dot_folders_name_the_target() {
+        for target in [".", "./", "./."] {
+            assert!(is_the_target(target), "{target:?}");
+        }
+        for other in ["", "..", "./..", "a", "./a", "/"] {
+            assert!(!is_the_target(other), "{other:?}");
         }
     }
 

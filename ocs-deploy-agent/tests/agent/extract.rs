@@ -80,6 +80,34 @@ fn mode(path: &Path) -> u32 {
 }
 
 #[tokio::test]
+async fn a_tar_gz_made_with_tar_c_dir_dot_comes_out_whole() {
+    // `tar -czf pkg.tar.gz -C src .` (as real-ocs-server.sh's make-package and many
+    // packagers do) starts with the folder itself, `./`, and names files `./…`.
+    let bytes = tar_gz(&[
+        TarEntry::dir("./"),
+        TarEntry {
+            mode: 0o755,
+            ..TarEntry::file("./install.sh", b"#!/bin/sh\n")
+        },
+        TarEntry::dir("./conf/"),
+        TarEntry::file("./conf/app.ini", b"key=value\n"),
+    ])
+    .await;
+    let sandbox = Sandbox::new();
+    sandbox
+        .run(&bytes, &ExtractLimits::default())
+        .await
+        .unwrap();
+    let t = sandbox.target();
+    assert_eq!(std::fs::read(t.join("install.sh")).unwrap(), b"#!/bin/sh\n");
+    assert_eq!(
+        std::fs::read(t.join("conf/app.ini")).unwrap(),
+        b"key=value\n"
+    );
+    assert_eq!(sandbox.outside_target(), Vec::<PathBuf>::new());
+}
+
+#[tokio::test]
 async fn a_tar_gz_package_comes_out_whole() {
     let bytes = tar_gz(&[
         TarEntry::dir("bin/"),

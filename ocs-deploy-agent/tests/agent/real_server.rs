@@ -166,7 +166,10 @@ impl RealServer {
             ],
             env,
         );
-        let dir = made.lines().last().expect("make-package prints the package dir");
+        let dir = made
+            .lines()
+            .last()
+            .expect("make-package prints the package dir");
         self.script(&["add-package", dir, &id.to_string()], &[]);
         (id, self.work.join("download").join(id.to_string()))
     }
@@ -184,6 +187,23 @@ impl RealServer {
             .find(|cells| cells.get(3) == Some(&device))
             .and_then(|cells| cells.get(6).map(|v| (*v).to_owned()))
             .unwrap_or_else(|| panic!("no status row for {package} and {device}:\n{table}"))
+    }
+
+    /// Asserts the server stored `expected` for the package, showing the agent's log if not.
+    fn assert_status(&self, package: u64, device: &str, expected: &str, run: &Output) {
+        let status = self.status(package, device);
+        let log = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            !log.contains("inventory not sent"),
+            "the real server refused the inventory:\n{log}"
+        );
+        assert_eq!(
+            status,
+            expected,
+            "package {package} on {device}; the agent said:\n{}\n(server logs: `{} logs`)",
+            String::from_utf8_lossy(&run.stderr),
+            self.script.display()
+        );
     }
 
     /// Runs the agent binary once (`--once`) with its state in `state`.
@@ -223,9 +243,17 @@ impl RealServer {
             .unwrap()
             .subsec_millis();
         std::thread::sleep(Duration::from_millis(u64::from(1000 - ms) + 10));
-        let hardware = self.script(&["sql", &format!("SELECT COUNT(*) AS N FROM hardware WHERE DEVICEID='{device}'")], &[]);
+        let hardware = self.script(
+            &[
+                "sql",
+                &format!("SELECT COUNT(*) AS N FROM hardware WHERE DEVICEID='{device}'"),
+            ],
+            &[],
+        );
         assert!(
-            hardware.lines().any(|l| l.trim_matches(|c| c == '|' || c == ' ') == "1"),
+            hardware
+                .lines()
+                .any(|l| l.trim_matches(|c| c == '|' || c == ' ') == "1"),
             "the real server has no hardware row for {device} after the first run:\n{hardware}"
         );
         device
@@ -263,8 +291,8 @@ fn launch(style: &[&str], expected: &str) {
     let src = script_package(dir.path(), &marker);
     let (package, _) = server.add_package(&src, "install.sh hello world", 2, &[]);
     server.affect(package, &device);
-    server.run_agent(&state, style);
-    assert_eq!(server.status(package, &device), expected);
+    let run = server.run_agent(&state, style);
+    server.assert_status(package, &device, expected, &run);
     let ran = std::fs::read_to_string(&marker).expect("the Launch script ran");
     assert_eq!(ran.trim(), "ran with hello world");
 }
@@ -291,17 +319,46 @@ fn an_execute_package_runs_its_command() {
     let src = dir.path().join("empty");
     std::fs::create_dir_all(&src).unwrap();
     let marker = dir.path().join("executed.txt");
-    let command = format!("echo executed > '{}'", marker.display());
+    // No `<`, `>`, `&` or `"`: make-package's XML escaping turns `>` into `>gt;` under
+    // bash 5.2 (`patsub_replacement`), which breaks the command.
+    let command = format!("touch '{}'", marker.display());
     let (package, _) = server.add_package(&src, &command, 1, &[("OCS_PKG_ACT", "EXECUTE")]);
     server.affect(package, &device);
-    server.run_agent(&state, &[]);
-    assert_eq!(server.status(package, &device), "SUCCESS");
-    assert_eq!(
-        std::fs::read_to_string(&marker)
-            .expect("the Execute command ran")
-            .trim(),
-        "executed"
+    let run = server.run_agent(&state, &[]);
+    server.assert_status(package, &device, "SUCCESS", &run);
+    assert!(marker.exists(), "the Execute command ran");
+}
+
+#[test]
+fn an_execute_package_without_a_file_runs_its_command() {
+    let Some(server) = real_server("execute without a file") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let device = server.register(&state);
+    // make-package always packs a folder; the console writes a package without a file as
+    // `FRAGS="0"` and an empty digest, and add-package takes that as it is.
+    let package = server.new_package_id();
+    let pkg = dir.path().join("nofile");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let marker = dir.path().join("executed.txt");
+    std::fs::write(
+        pkg.join("info"),
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DOWNLOAD ID=\"{package}\" PRI=\"5\" ACT=\"EXECUTE\" DIGEST=\"\" PROTO=\"HTTP\" FRAGS=\"0\" DIGEST_ALGO=\"MD5\" DIGEST_ENCODE=\"Hexa\" COMMAND=\"touch &apos;{}&apos;\" NOTIFY_USER=\"0\" NOTIFY_TEXT=\"\" NOTIFY_COUNTDOWN=\"\" NOTIFY_CAN_ABORT=\"0\" NOTIFY_CAN_DELAY=\"0\" NEED_DONE_ACTION=\"0\" NEED_DONE_ACTION_TEXT=\"\" GARDEFOU=\"rien\" />\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    server.script(
+        &["add-package", pkg.to_str().unwrap(), &package.to_string()],
+        &[],
     );
+    server.affect(package, &device);
+    let run = server.run_agent(&state, &[]);
+    server.assert_status(package, &device, "SUCCESS", &run);
+    assert!(marker.exists(), "the Execute command ran");
 }
 
 #[test]
@@ -324,8 +381,8 @@ fn a_store_package_lands_in_a_new_nested_folder() {
         &[("OCS_PKG_ACT", "STORE")],
     );
     server.affect(package, &device);
-    server.run_agent(&state, &[]);
-    assert_eq!(server.status(package, &device), "SUCCESS");
+    let run = server.run_agent(&state, &[]);
+    server.assert_status(package, &device, "SUCCESS", &run);
     assert_eq!(
         std::fs::read_to_string(target.join("conf/app.ini")).unwrap(),
         "key=value\n"
@@ -354,8 +411,8 @@ fn a_corrupted_fragment_reports_err_bad_digest_and_nothing_runs() {
     bytes[last] ^= 0xff;
     std::fs::write(&fragment, bytes).unwrap();
     server.affect(package, &device);
-    server.run_agent(&state, &[]);
-    assert_eq!(server.status(package, &device), "ERR_BAD_DIGEST");
+    let run = server.run_agent(&state, &[]);
+    server.assert_status(package, &device, "ERR_BAD_DIGEST", &run);
     assert!(!marker.exists(), "a package that failed its digest ran");
 }
 
@@ -375,8 +432,8 @@ fn a_priority_0_package_and_another_both_succeed() {
     let (normal, _) = server.add_package(&normal_src, "install.sh", 2, &[]);
     server.affect(urgent, &device);
     server.affect(normal, &device);
-    server.run_agent(&state, &[]);
-    assert_eq!(server.status(urgent, &device), "SUCCESS");
-    assert_eq!(server.status(normal, &device), "SUCCESS");
+    let run = server.run_agent(&state, &[]);
+    server.assert_status(urgent, &device, "SUCCESS", &run);
+    server.assert_status(normal, &device, "SUCCESS", &run);
     assert!(urgent_marker.exists() && normal_marker.exists());
 }

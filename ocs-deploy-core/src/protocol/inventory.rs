@@ -178,17 +178,17 @@ pub(crate) fn encode_request(
         ("NAME", &hardware.name),
         ("OSNAME", &hardware.os_name),
     ];
-    if fields.iter().all(|(_, value)| value.is_none()) {
-        out.push_str("    <HARDWARE />\n");
-    } else {
-        out.push_str("    <HARDWARE>\n");
-        for (name, value) in fields {
-            if let Some(value) = value {
-                let _ = writeln!(out, "      <{name}>{}</{name}>", escape_markup(value));
-            }
+    // `CHECKSUM`: the Unix agent's mask of the inventory sections that changed; `1` is
+    // HARDWARE alone, the only section sent, so the server keeps the others. The OCS
+    // server (2.8) needs it: without it, updating a known computer's row is an SQL
+    // error (`CHECKSUM=(|CHECKSUM|1)`) and the inventory is answered with HTTP 500.
+    out.push_str("    <HARDWARE>\n      <CHECKSUM>1</CHECKSUM>\n");
+    for (name, value) in fields {
+        if let Some(value) = value {
+            let _ = writeln!(out, "      <{name}>{}</{name}>", escape_markup(value));
         }
-        out.push_str("    </HARDWARE>\n");
     }
+    out.push_str("    </HARDWARE>\n");
     let _ = write!(
         out,
         "  </CONTENT>\n  <DEVICEID>{}</DEVICEID>\n  <QUERY>INVENTORY</QUERY>\n</REQUEST>\n",
