@@ -1,5 +1,5 @@
 //! The `ocs-deploy-agent` binary against the REAL OCS Inventory NG communication server
-//! (Debian's `ocsinventory-server`: Perl under Apache mod_perl, MariaDB), on loopback,
+//! (Debian's `ocsinventory-server`: Perl under Apache `mod_perl`, `MariaDB`), on loopback,
 //! driven with `real-ocs-server.sh` (`make-package`, `add-package`, `affect`, `status`).
 //!
 //! Each test registers a fresh device (a first `--once` run: PROLOG, then the inventory
@@ -136,7 +136,7 @@ impl RealServer {
     }
 
     /// A package id never used before on this server.
-    fn new_package_id(&self) -> u64 {
+    fn new_package_id() -> u64 {
         let base = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -155,7 +155,7 @@ impl RealServer {
         fragments: u32,
         env: &[(&str, &str)],
     ) -> (u64, PathBuf) {
-        let id = self.new_package_id();
+        let id = Self::new_package_id();
         let made = self.script(
             &[
                 "make-package",
@@ -233,7 +233,9 @@ impl RealServer {
 
     /// A first run: the server now has the device. Returns its id.
     fn register(&self, state: &Path) -> String {
-        let _one_at_a_time = REGISTER.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_at_a_time = REGISTER
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.run_agent(state, &[]);
         let device = std::fs::read_to_string(state.join("device-id")).unwrap();
         let device = device.trim().to_owned();
@@ -339,7 +341,7 @@ fn an_execute_package_without_a_file_runs_its_command() {
     let device = server.register(&state);
     // make-package always packs a folder; the console writes a package without a file as
     // `FRAGS="0"` and an empty digest, and add-package takes that as it is.
-    let package = server.new_package_id();
+    let package = RealServer::new_package_id();
     let pkg = dir.path().join("nofile");
     std::fs::create_dir_all(&pkg).unwrap();
     let marker = dir.path().join("executed.txt");
@@ -403,9 +405,9 @@ fn a_corrupted_fragment_reports_err_bad_digest_and_nothing_runs() {
     let device = server.register(&state);
     let marker = dir.path().join("ran.txt");
     let src = script_package(dir.path(), &marker);
-    let (package, served) = server.add_package(&src, "install.sh", 2, &[]);
+    let (package, download_dir) = server.add_package(&src, "install.sh", 2, &[]);
     // One byte of the second fragment changed where the server serves it from.
-    let fragment = served.join(format!("{package}-2"));
+    let fragment = download_dir.join(format!("{package}-2"));
     let mut bytes = std::fs::read(&fragment).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
