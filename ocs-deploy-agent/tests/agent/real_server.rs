@@ -439,3 +439,34 @@ fn a_priority_0_package_and_another_both_succeed() {
     server.assert_status(normal, &device, "SUCCESS", &run);
     assert!(urgent_marker.exists() && normal_marker.exists());
 }
+
+#[test]
+fn the_real_server_answers_our_user_agent_and_refuses_others() {
+    let Some(server) = real_server("user agent") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Ours (`OCS-NG_unified_unix_agent_v2.10.0 (ocs-deploy/…)`) passes: every other test
+    // registers with it. The server reads `<name>_v<version>` and keeps `d.d` of the
+    // version, so `2.10.0` is 2.1, at most its own 2.8; `2.9.0` is not, and a name it
+    // does not know is refused whatever the version.
+    for refused in ["ocs-deploy/0.1.0", "OCS-NG_unified_unix_agent_v2.9.0"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ocs-deploy-agent"))
+            .args([
+                "--server",
+                &server.url,
+                "--ca",
+                server.ca.to_str().unwrap(),
+                "--state-dir",
+                dir.path().join("state").to_str().unwrap(),
+                "--once",
+                "--user-agent",
+                refused,
+            ])
+            .output()
+            .expect("the agent binary runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{refused} accepted:\n{err}");
+        assert!(err.contains("HTTP status 400"), "{refused}:\n{err}");
+    }
+}
