@@ -222,6 +222,32 @@ async fn a_launch_package_is_downloaded_built_run_and_reported() {
 }
 
 #[tokio::test]
+async fn a_launch_command_written_as_the_console_writes_it_runs_the_packages_file() {
+    // `install.sh hello world`: the file of the package, run from its folder (as the Unix
+    // agent runs `./NAME`), even when the archive did not keep it executable.
+    let f = fixture().await;
+    let mut agent = f.agent();
+    agent.contact().await.unwrap();
+    let marker = f.dir.path().join("console-launch-ran");
+    let text = format!("#!/bin/sh\necho \"ran with $*\" > '{}'\n", marker.display());
+    let archive = tar_gz(&[TarEntry {
+        mode: 0o644,
+        ..TarEntry::file("install.sh", text.as_bytes())
+    }])
+    .await;
+    let launch = Action::Launch {
+        command: "install.sh hello world".into(),
+    };
+    let package = f.deploy(&agent, launch, Some(archive), 1024).await;
+    agent.run(true, Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(f.status(&agent, package).await.as_deref(), Some("SUCCESS"));
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap().trim(),
+        "ran with hello world"
+    );
+}
+
+#[tokio::test]
 async fn execute_without_a_file_and_store_into_a_new_nested_folder() {
     let f = fixture().await;
     let mut agent = f.agent();

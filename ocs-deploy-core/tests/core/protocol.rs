@@ -768,6 +768,12 @@ fn inventory_request_has_the_unix_agent_download_part() {
         xml.find("<DOWNLOAD>") < xml.find("<HARDWARE"),
         "XMLout sorts keys: {xml}"
     );
+    // The OCS 2.8 server cannot update a known computer without HARDWARE/CHECKSUM (an SQL
+    // error, HTTP 500); 1 says only HARDWARE changed, the one section sent.
+    assert!(
+        xml.contains("<HARDWARE>\n      <CHECKSUM>1</CHECKSUM>\n"),
+        "{xml}"
+    );
 }
 
 #[test]
