@@ -143,6 +143,213 @@ fn wait_for_result(work: &Path, data: &Path, id: &str) -> String {
     }
 }
 
+/// One server and one real agent, packages built and affected one after another.
+struct Scenario {
+    work: tempfile::TempDir,
+    data: PathBuf,
+    serving: Serving,
+}
+
+impl Scenario {
+    fn new() -> Self {
+        let work = tempfile::tempdir().unwrap();
+        let data = work.path().join("data");
+        // A first command creates the database and the settings.
+        for key in ["FRAG_LATENCY", "CYCLE_LATENCY", "PERIOD_LATENCY"] {
+            server(&data, &["config", "set", key, "0"]);
+        }
+        let serving = serve(&data);
+        let scenario = Self {
+            work,
+            data,
+            serving,
+        };
+        // The server learns the computer from the agent's first inventory.
+        scenario.run_agent();
+        scenario
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.work.path().join(name)
+    }
+
+    /// Builds and activates a package; `archive` is `None` for an Execute without file.
+    fn package(&self, archive: Option<&Path>, action: &str, command: &str, priority: u8) -> String {
+        let mut args: Vec<String> = vec!["package".into(), "build".into()];
+        if let Some(a) = archive {
+            args.push(a.display().to_string());
+        }
+        let priority = priority.to_string();
+        for a in [
+            "--name",
+            "interop",
+            "--priority",
+            priority.as_str(),
+            "--action",
+            action,
+            "--command",
+            command,
+        ] {
+            args.push(a.into());
+        }
+        if archive.is_some() {
+            args.extend(["--fragments".into(), "2".into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let id = server(&self.data, &args);
+        server(
+            &self.data,
+            &[
+                "package",
+                "activate",
+                &id,
+                "--info-url",
+                &format!("{}/download", self.serving.https),
+                "--pack-url",
+                &format!("{}/download", self.serving.http),
+                "--allow-loopback",
+            ],
+        );
+        id
+    }
+
+    fn affect(&self, id: &str, force: bool) {
+        let mut args = vec!["package", "affect", id, "--all"];
+        if force {
+            args.push("--force");
+        }
+        assert_eq!(server(&self.data, &args), "1");
+    }
+
+    fn run_agent(&self) {
+        run_agent(self.work.path(), &self.data, &self.serving.https);
+    }
+
+    fn result(&self, id: &str) -> String {
+        wait_for_result(self.work.path(), &self.data, id)
+    }
+}
+
+fn launch_script(scenario: &Scenario, marker: &Path, sub: &str) -> PathBuf {
+    let dir = scenario.path(sub);
+    std::fs::create_dir_all(&dir).unwrap();
+    tar_gz(
+        &dir,
+        &[(
+            "install.sh",
+            &format!(
+                "#!/bin/sh\necho \"ran with $*\" > '{}'\nexit 0\n",
+                marker.display()
+            ),
+            0o755,
+        )],
+    )
+}
+
+/// History, FORCE, an Execute without file, a Store into a new nested folder, a wrong
+/// digest, and a priority-0 package next to another: each as the real agent ends it.
+#[test]
+fn the_real_unix_agent_follows_every_kind_of_package() {
+    if !agent_available() {
+        return;
+    }
+    let s = Scenario::new();
+
+    // Launch, then again (in the agent's history: not run), then forced (run again).
+    let marker = s.path("launch.txt");
+    let launch = s.package(
+        Some(&launch_script(&s, &marker, "launch")),
+        "launch",
+        "install.sh",
+        5,
+    );
+    s.affect(&launch, false);
+    s.run_agent();
+    assert_eq!(s.result(&launch), "SUCCESS_0");
+    std::fs::remove_file(&marker).unwrap();
+    s.affect(&launch, false);
+    s.run_agent();
+    let again = s.result(&launch);
+    assert!(
+        again == "SUCCESS_ALREADY_IN_HISTORY" || again == "SUCCESS_ALREADY_SETUP",
+        "{again}"
+    );
+    assert!(
+        !marker.exists(),
+        "a package in the history is not run again"
+    );
+    s.affect(&launch, true);
+    s.run_agent();
+    assert_eq!(s.result(&launch), "SUCCESS_0");
+    assert!(marker.exists(), "FORCE runs it again");
+
+    // Execute without a file.
+    let executed = s.path("executed.txt");
+    let execute = s.package(
+        None,
+        "execute",
+        &format!("echo done > '{}'", executed.display()),
+        5,
+    );
+    s.affect(&execute, false);
+    s.run_agent();
+    assert_eq!(s.result(&execute), "SUCCESS");
+    assert_eq!(std::fs::read_to_string(&executed).unwrap(), "done\n");
+
+    // Store into a folder that does not exist yet.
+    let target = s.path("stored/deep/folder");
+    let dir = s.path("store");
+    std::fs::create_dir_all(&dir).unwrap();
+    let archive = tar_gz(&dir, &[("app.conf", "key=value\n", 0o644)]);
+    let store = s.package(Some(&archive), "store", target.to_str().unwrap(), 5);
+    s.affect(&store, false);
+    s.run_agent();
+    assert_eq!(s.result(&store), "SUCCESS");
+    assert_eq!(
+        std::fs::read_to_string(target.join("app.conf")).unwrap(),
+        "key=value\n"
+    );
+
+    // A fragment altered on the download server: the digest does not match.
+    let bad_marker = s.path("bad.txt");
+    let bad = s.package(
+        Some(&launch_script(&s, &bad_marker, "bad")),
+        "launch",
+        "install.sh",
+        5,
+    );
+    let fragment = s.data.join("packages").join(&bad).join(format!("{bad}-1"));
+    let mut bytes = std::fs::read(&fragment).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&fragment, bytes).unwrap();
+    s.affect(&bad, false);
+    s.run_agent();
+    assert_eq!(s.result(&bad), "ERR_BAD_DIGEST");
+    assert!(!bad_marker.exists());
+
+    // Priority 0 next to priority 5: both deployed.
+    let first = s.path("first.txt");
+    let second = s.path("second.txt");
+    let urgent = s.package(
+        Some(&launch_script(&s, &first, "urgent")),
+        "launch",
+        "install.sh",
+        0,
+    );
+    let normal = s.package(
+        Some(&launch_script(&s, &second, "normal")),
+        "launch",
+        "install.sh",
+        5,
+    );
+    s.affect(&urgent, false);
+    s.affect(&normal, false);
+    s.run_agent();
+    assert_eq!(s.result(&urgent), "SUCCESS_0");
+    assert_eq!(s.result(&normal), "SUCCESS_0");
+    assert!(first.exists() && second.exists());
+}
+
 #[test]
 fn the_real_unix_agent_deploys_a_launch_package_from_our_server() {
     if !agent_available() {
