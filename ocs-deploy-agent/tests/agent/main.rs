@@ -2,6 +2,7 @@
 
 mod archives;
 mod binary;
+mod crash;
 mod exec;
 mod extract;
 mod real_server;

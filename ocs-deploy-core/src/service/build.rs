@@ -4,7 +4,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
 use super::{DeploymentService, ServiceError};
-use crate::fragment::{SplitEvent, Splitter};
+use crate::fragment::{FragmentPlan, SplitEvent, Splitter};
 use crate::package::{DigestAlgorithm, DigestForm, DoneAction, Notification, Protocol};
 use crate::store::{BuiltPackage, FileName, FileWriter, PackageRecord, StoreError};
 use crate::{Action, PackageFile, PackageId, PackageInfo, Priority, Timestamp, info};
@@ -33,6 +33,10 @@ pub struct BuildRequest {
     pub digest_form: DigestForm,
     /// The size of each fragment but the last, in bytes.
     pub fragment_size: u64,
+    /// An exact plan instead of [`fragment_size`](Self::fragment_size), for an archive
+    /// whose size is known: [`FragmentPlan::by_count`] splits as the OCS console does.
+    /// The archive must then have exactly [`FragmentPlan::total`] bytes.
+    pub plan: Option<FragmentPlan>,
 }
 
 impl BuildRequest {
@@ -60,6 +64,7 @@ impl BuildRequest {
             digest_algorithm: DigestAlgorithm::Md5,
             digest_form: DigestForm::HexLowercase,
             fragment_size: Self::DEFAULT_FRAGMENT_SIZE,
+            plan: None,
         }
     }
 }
@@ -199,9 +204,13 @@ impl DeploymentService {
             package: id,
             source,
         };
-        let mut splitter =
-            Splitter::by_size_streaming(request.fragment_size, request.digest_algorithm, id)
-                .map_err(split_error)?;
+        let mut splitter = match request.plan {
+            Some(plan) => Splitter::new(plan, request.digest_algorithm, id),
+            None => {
+                Splitter::by_size_streaming(request.fragment_size, request.digest_algorithm, id)
+                    .map_err(split_error)?
+            }
+        };
         let mut open: Option<(u32, Box<dyn FileWriter>)> = None;
         let mut archive = std::pin::pin!(archive);
         while let Some(chunk) = archive.next().await {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::executor::block_on;
 use futures::future::join_all;
-use ocs_deploy_core::fragment::Assembler;
+use ocs_deploy_core::fragment::{Assembler, FragmentPlan};
 use ocs_deploy_core::protocol::{
     DeviceId, Hardware, HistoryEntry, PackageNotice, PrologResponse, Request,
 };
@@ -257,6 +257,46 @@ fn build_refuses_bad_requests_and_leaves_nothing_behind() {
             .is_empty(),
         "no file left"
     );
+}
+
+#[test]
+fn a_plan_by_count_splits_as_the_console_does() {
+    let h = harness();
+    let archive = crate::reference::read("console-packages/archives/install-sh.tar.gz");
+    let mut request = BuildRequest::new(
+        "console split",
+        Action::Launch {
+            command: "install.sh".into(),
+        },
+    );
+    request.plan = Some(FragmentPlan::by_count(archive.len() as u64, 2).unwrap());
+    let record = block_on(
+        h.service
+            .build(request.clone(), Some(stream(&archive, 50)), T0),
+    )
+    .unwrap();
+    assert_eq!(record.fragments, 2);
+    let sizes: Vec<usize> = [1, 2]
+        .iter()
+        .map(|&n| {
+            block_on(h.files.read(record.id, FileName::Fragment(n)))
+                .unwrap()
+                .len()
+        })
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![92, 93],
+        "n-1 parts of floor(size/n), the rest last"
+    );
+    // An archive of another size than the plan's is refused, and nothing is left.
+    request.plan = Some(FragmentPlan::by_count(archive.len() as u64 + 1, 2).unwrap());
+    let error = block_on(h.service.build(request, Some(stream(&archive, 50)), T0)).unwrap_err();
+    assert!(
+        error.is_bad_input() || matches!(error, ServiceError::Split { .. }),
+        "{error}"
+    );
+    assert_eq!(block_on(h.store.packages()).unwrap().len(), 1);
 }
 
 #[test]

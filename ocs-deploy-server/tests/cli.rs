@@ -1,0 +1,305 @@
+//! The `ocs-deploy-server` command line, end to end: build, configure, serve, activate,
+//! affect, and an agent deploying over HTTPS; then status, stats and list; bad input gives
+//! one-line errors and a non-zero exit.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_compression::tokio::write::GzipEncoder;
+use ocs_deploy_agent::runtime::{Agent, AgentConfig};
+use ocs_deploy_agent::state::StateDir;
+use ocs_deploy_core::protocol::Hardware;
+use ocs_deploy_http::client::HttpTransport;
+use tokio::io::AsyncWriteExt as _;
+
+fn server(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ocs-deploy-server"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("the server binary runs")
+}
+
+fn ok(data: &Path, args: &[&str]) -> String {
+    let out = server(data, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(data: &Path, args: &[&str]) -> String {
+    let out = server(data, args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let last = err.lines().last().unwrap_or_default().to_owned();
+    assert!(last.starts_with("ocs-deploy-server: "), "{err}");
+    last
+}
+
+/// A TAR.GZ of one executable script.
+async fn archive(script: &str) -> Vec<u8> {
+    let mut builder = tokio_tar::Builder::new(GzipEncoder::new(Vec::new()));
+    let mut header = tokio_tar::Header::new_gnu();
+    header.set_size(script.len() as u64);
+    header.set_mode(0o755);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "install.sh", script.as_bytes())
+        .await
+        .unwrap();
+    let mut gzip = builder.into_inner().await.unwrap();
+    gzip.shutdown().await.unwrap();
+    gzip.into_inner()
+}
+
+struct Serving {
+    child: Child,
+    http: String,
+    https: String,
+}
+
+fn serve(data: &Path) -> Serving {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ocs-deploy-server"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = |scheme: &str| {
+        let line = lines.next().unwrap().unwrap();
+        line.strip_prefix(&format!("{scheme} "))
+            .unwrap_or_else(|| panic!("{scheme} address line: {line}"))
+            .to_owned()
+    };
+    let http = addr("http");
+    let https = addr("https");
+    Serving { child, http, https }
+}
+
+/// An agent of ours, trusting the server's generated CA.
+fn agent(dir: &Path, data: &Path, https: &str) -> Agent {
+    let transport = HttpTransport::builder(format!("https://{https}/ocsinventory"))
+        .ca_file(data.join("cacert.pem"))
+        .build()
+        .unwrap();
+    let hardware = Hardware {
+        name: Some("clipc".into()),
+        ..Hardware::default()
+    };
+    Agent::open(
+        Arc::new(transport),
+        StateDir::open(dir.join("agent")).unwrap(),
+        AgentConfig::new(dir.join("agent"), hardware),
+    )
+    .unwrap()
+}
+
+/// Graceful shutdown on SIGTERM.
+fn stop(mut child: Child) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+/// Builds a Launch package (two fragments) running a script that writes `marker`, and an
+/// Execute without file; sets zero latencies; checks the list. Returns the Launch id.
+async fn build_packages(dir: &Path, data: &Path, marker: &Path) -> String {
+    let file = dir.join("package.tar.gz");
+    let bytes = archive(&format!("#!/bin/sh\necho ran > '{}'\n", marker.display())).await;
+    std::fs::write(&file, &bytes).unwrap();
+
+    let id = ok(
+        data,
+        &[
+            "package",
+            "build",
+            file.to_str().unwrap(),
+            "--name",
+            "cli test",
+            "--priority",
+            "5",
+            "--action",
+            "launch",
+            "--command",
+            "./install.sh",
+            "--fragments",
+            "2",
+        ],
+    );
+    let id = id.trim().to_owned();
+    let execute = ok(
+        data,
+        &[
+            "package",
+            "build",
+            "--name",
+            "no file",
+            "--action",
+            "execute",
+            "--command",
+            "true",
+        ],
+    );
+    for key in ["FRAG_LATENCY", "CYCLE_LATENCY", "period_latency"] {
+        ok(data, &["config", "set", key, "0"]);
+    }
+    let list = ok(data, &["package", "list"]);
+    assert!(
+        list.contains(&format!("{id} 5 2 {} 0 cli test", bytes.len())),
+        "{list}"
+    );
+    assert!(
+        list.contains(&format!("{} 5 0 0 0 no file", execute.trim())),
+        "{list}"
+    );
+
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_serve_affect_deploy_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let marker = dir.path().join("ran.txt");
+    let id = build_packages(dir.path(), &data, &marker).await;
+
+    let serving = serve(&data);
+    let info = format!("{}/download", serving.https);
+    let pack = format!("{}/download", serving.http);
+    // Loopback locations need the explicit flag.
+    let refused = fails(
+        &data,
+        &[
+            "package",
+            "activate",
+            &id,
+            "--info-url",
+            &info,
+            "--pack-url",
+            &pack,
+        ],
+    );
+    assert!(
+        refused.contains("loopback") || refused.contains("127.0.0.1"),
+        "{refused}"
+    );
+    ok(
+        &data,
+        &[
+            "package",
+            "activate",
+            &id,
+            "--info-url",
+            &info,
+            "--pack-url",
+            &pack,
+            "--allow-loopback",
+        ],
+    );
+
+    // An agent registers, is affected the package, deploys it.
+    let mut agent = agent(dir.path(), &data, &serving.https);
+    agent.contact().await.unwrap();
+    let device = agent.device_id().to_string();
+    let waiting = ok(&data, &["package", "affect", &id, "--device", &device]);
+    assert_eq!(waiting.trim(), "1");
+    assert_eq!(
+        ok(&data, &["package", "status", &id]),
+        format!("{device} WAITING_NOTIFICATION\n")
+    );
+    agent.run(true, Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "ran\n");
+    assert_eq!(
+        ok(&data, &["package", "status", &id]),
+        format!("{device} SUCCESS\n")
+    );
+    let json = ok(&data, &["package", "status", &id, "--json"]);
+    assert!(
+        json.contains(&format!("\"device_id\":\"{device}\""))
+            && json.contains("\"status\":\"SUCCESS\""),
+        "{json}"
+    );
+    let stats = ok(&data, &["package", "stats", &id]);
+    assert_eq!(stats, "total 1\nSUCCESS 1 100.0%\n");
+    let stats = ok(&data, &["package", "stats", &id, "--json"]);
+    assert!(
+        stats.contains("\"total\":1") && stats.contains("\"percent\":100.0"),
+        "{stats}"
+    );
+
+    // Validate clears it; delete removes the package and its files.
+    assert_eq!(ok(&data, &["validate", &id]).trim(), "1");
+    ok(&data, &["delete", &id]);
+    assert!(!data.join("packages").join(&id).exists());
+    assert!(!ok(&data, &["package", "list"]).contains(&id));
+
+    stop(serving.child);
+}
+
+#[test]
+fn bad_input_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    fails(data, &["config", "set", "BOGUS", "1"]);
+    fails(data, &["package", "status", "1700000000"]);
+    fails(data, &["package", "affect", "1700000000", "--all"]);
+    fails(
+        data,
+        &[
+            "package",
+            "build",
+            "/nonexistent/archive.zip",
+            "--name",
+            "x",
+            "--action",
+            "launch",
+            "--command",
+            "x",
+        ],
+    );
+    fails(
+        data,
+        &[
+            "package",
+            "build",
+            "--name",
+            "x",
+            "--action",
+            "launch",
+            "--command",
+            "x",
+        ],
+    );
+    fails(data, &["serve"]);
+    let help = Command::new(env!("CARGO_BIN_EXE_ocs-deploy-server"))
+        .args(["package", "build", "--help"])
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--name",
+        "--priority",
+        "--action",
+        "--command",
+        "--fragment-size",
+        "--fragments",
+    ] {
+        assert!(text.contains(flag), "{flag}: {text}");
+    }
+}
