@@ -86,25 +86,13 @@ async fn main() -> ExitCode {
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ocs-deploy-agent: {}", chain(e.as_ref()));
+            eprintln!(
+                "ocs-deploy-agent: {}",
+                ocs_deploy_http::error_chain(e.as_ref())
+            );
             ExitCode::FAILURE
         }
     }
-}
-
-/// An error and its causes on one line: `outer: inner: innermost`.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let next = e.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = e.source();
-    }
-    text
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

@@ -92,3 +92,27 @@ pub mod client;
 pub mod docs;
 #[cfg(feature = "server")]
 pub mod server;
+
+/// An error and its causes on one line (`outer: inner: innermost`, a cause already quoted
+/// by the message above it written once), as the command-line tools and logs print them.
+///
+/// ```
+/// use ocs_deploy_http::error_chain;
+///
+/// let inner = std::io::Error::other("connection refused");
+/// let outer = std::io::Error::new(std::io::ErrorKind::Other, inner);
+/// assert_eq!(error_chain(&outer), "connection refused");
+/// ```
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let next = e.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = e.source();
+    }
+    text
+}

@@ -212,25 +212,13 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ocs-deploy-server: {}", chain(e.as_ref()));
+            eprintln!(
+                "ocs-deploy-server: {}",
+                ocs_deploy_http::error_chain(e.as_ref())
+            );
             ExitCode::FAILURE
         }
     }
-}
-
-/// An error and its causes on one line: `outer: inner: innermost`.
-fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let next = e.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = e.source();
-    }
-    text
 }
 
 fn now() -> Timestamp {

@@ -3,9 +3,12 @@
 //! one-line errors and a non-zero exit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader};
+mod common;
+
+use common::Serving;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,33 +63,6 @@ async fn archive(script: &str) -> Vec<u8> {
     gzip.into_inner()
 }
 
-struct Serving {
-    child: Child,
-    http: String,
-    https: String,
-}
-
-fn serve(data: &Path) -> Serving {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ocs-deploy-server"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut addr = |scheme: &str| {
-        let line = lines.next().unwrap().unwrap();
-        line.strip_prefix(&format!("{scheme} "))
-            .unwrap_or_else(|| panic!("{scheme} address line: {line}"))
-            .to_owned()
-    };
-    let http = addr("http");
-    let https = addr("https");
-    Serving { child, http, https }
-}
-
 /// An agent of ours, trusting the server's generated CA.
 fn agent(dir: &Path, data: &Path, https: &str) -> Agent {
     let transport = HttpTransport::builder(format!("https://{https}/ocsinventory"))
@@ -103,17 +79,6 @@ fn agent(dir: &Path, data: &Path, https: &str) -> Agent {
         AgentConfig::new(dir.join("agent"), hardware),
     )
     .unwrap()
-}
-
-/// Graceful shutdown on SIGTERM.
-fn stop(mut child: Child) {
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "{exit:?}");
 }
 
 /// Builds a Launch package (two fragments) running a script that writes `marker`, and an
@@ -178,7 +143,7 @@ async fn build_serve_affect_deploy_and_report() {
     let marker = dir.path().join("ran.txt");
     let id = build_packages(dir.path(), &data, &marker).await;
 
-    let serving = serve(&data);
+    let serving = Serving::start(&data);
     let info = format!("{}/download", serving.https);
     let pack = format!("{}/download", serving.http);
     // Loopback locations need the explicit flag.
@@ -248,7 +213,8 @@ async fn build_serve_affect_deploy_and_report() {
     assert!(!data.join("packages").join(&id).exists());
     assert!(!ok(&data, &["package", "list"]).contains(&id));
 
-    stop(serving.child);
+    let mut serving = serving;
+    serving.stop();
 }
 
 #[test]

@@ -3,9 +3,12 @@
 //! the command returns, so the test waits for the result the server records.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::{BufRead as _, BufReader};
+mod common;
+
+use common::Serving;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const AGENT: &str = "ocsinventory-agent";
@@ -39,38 +42,6 @@ fn server(data: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-struct Serving {
-    child: Child,
-    http: String,
-    https: String,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &Path) -> Serving {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ocs-deploy-server"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut addr = |scheme: &str| {
-        let line = lines.next().unwrap().unwrap();
-        line.strip_prefix(&format!("{scheme} ")).unwrap().to_owned()
-    };
-    let http = addr("http");
-    let https = addr("https");
-    Serving { child, http, https }
 }
 
 /// A package folder made into a TAR.GZ with `tar`, as the OCS packager does.
@@ -158,7 +129,7 @@ impl Scenario {
         for key in ["FRAG_LATENCY", "CYCLE_LATENCY", "PERIOD_LATENCY"] {
             server(&data, &["config", "set", key, "0"]);
         }
-        let serving = serve(&data);
+        let serving = Serving::start(&data);
         let scenario = Self {
             work,
             data,
@@ -390,7 +361,7 @@ fn the_real_unix_agent_deploys_a_launch_package_from_our_server() {
     for key in ["FRAG_LATENCY", "CYCLE_LATENCY", "PERIOD_LATENCY"] {
         server(&data, &["config", "set", key, "0"]);
     }
-    let serving = serve(&data);
+    let serving = Serving::start(&data);
     server(
         &data,
         &[

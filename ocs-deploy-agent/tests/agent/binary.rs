@@ -60,7 +60,9 @@ fn a_bad_ca_file_is_a_one_line_error_with_a_non_zero_exit() {
 }
 
 /// Our server on loopback (memory store, package files in `dir/packages`, generated TLS).
-async fn serve(dir: &Path) -> (Arc<DeploymentService>, RunningServer, GeneratedCertificates) {
+pub(crate) async fn serve(
+    dir: &Path,
+) -> (Arc<DeploymentService>, RunningServer, GeneratedCertificates) {
     let packages = dir.join("packages");
     let service = Arc::new(DeploymentService::new(
         Arc::new(MemoryStore::new()),

@@ -3,21 +3,16 @@
 //! and never loses a result.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ocs_deploy_agent::runtime::now;
 use ocs_deploy_core::Action;
 use ocs_deploy_core::protocol::DeviceId;
-use ocs_deploy_core::service::{AffectTarget, BuildRequest, DeploymentService, ServiceConfig};
-use ocs_deploy_core::store::{AffectOptions, Page, Setting, SettingScope, StatusSelector};
-use ocs_deploy_core::testkit::MemoryStore;
-use ocs_deploy_http::server::{EndpointConfig, Server, TlsConfig};
-use ocs_deploy_store_sql::DirectoryFiles;
+use ocs_deploy_core::service::{AffectTarget, BuildRequest, DeploymentService};
+use ocs_deploy_core::store::{AffectOptions, Page, StatusSelector};
 
 use crate::archives::{TarEntry, tar_gz};
 
@@ -54,33 +49,7 @@ async fn status(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_never_runs_twice_nor_loses_a_result() {
     let dir = tempfile::tempdir().unwrap();
-    let packages = dir.path().join("packages");
-    let service = Arc::new(DeploymentService::new(
-        Arc::new(MemoryStore::new()),
-        Arc::new(DirectoryFiles::new(&packages)),
-        ServiceConfig {
-            allow_loopback: true,
-            ..ServiceConfig::default()
-        },
-    ));
-    for setting in [
-        Setting::FragLatency,
-        Setting::CycleLatency,
-        Setting::PeriodLatency,
-    ] {
-        service
-            .set_setting(SettingScope::Global, setting, Some(0))
-            .await
-            .unwrap();
-    }
-    let (tls, certs) = TlsConfig::generate(&dir.path().join("tls"), &[]).unwrap();
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let server = Server::new(service.clone(), EndpointConfig::default(), &packages)
-        .http(any)
-        .https(any, tls)
-        .start()
-        .await
-        .unwrap();
+    let (service, server, certs) = crate::binary::serve(dir.path()).await;
     let (http, https) = (server.http_addr().unwrap(), server.https_addr().unwrap());
     let state = dir.path().join("state");
     let ledger = dir.path().join("ledger.txt");
