@@ -29,9 +29,10 @@ use ocs_deploy_store_sql::{Backend, SqlStore};
 #[command(about = "PROLOG handling cost against fleet size")]
 struct Args {
     /// `memory`, `sqlite` (a temporary file per fleet size), or the URL of an empty
-    /// database (`sqlite:`, `postgres:`, `mysql:`; one fleet size per run).
-    #[arg(long, default_value = "sqlite")]
-    store: String,
+    /// database (`sqlite:`, `postgres:`, `mysql:`): one URL per fleet size,
+    /// comma-separated, in the order of `--computers`.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite")]
+    store: Vec<String>,
     /// Fleet sizes, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
     computers: Vec<u32>,
@@ -153,72 +154,107 @@ async fn fill(
     first_package.ok_or_else(|| "no package".into())
 }
 
-async fn run_one(
-    store: Arc<dyn Store>,
-    args: &Args,
+/// One fleet, filled and ready to be contacted.
+struct Fleet {
     computers: u32,
-) -> Result<Row, Box<dyn Error>> {
+    service: DeploymentService,
+    package: PackageId,
+    sample: Vec<u32>,
+    first: Vec<Duration>,
+    again: Vec<Duration>,
+    _store: OpenStore,
+}
+
+async fn prepare(opened: OpenStore, args: &Args, computers: u32) -> Result<Fleet, Box<dyn Error>> {
     let service = DeploymentService::new(
-        store.clone(),
+        opened.store.clone(),
         Arc::new(MemoryFiles::new()),
         ServiceConfig::default(),
     );
-    let now = Timestamp::from_secs(1_700_000_000);
-    let package = fill(&store, &service, args, computers, now).await?;
-    settle().await;
-
+    let package = fill(&opened.store, &service, args, computers, START).await?;
     // The sample: computers spread over the whole fleet.
     let samples = args.samples.min(computers);
     let step = computers / samples;
     let sample: Vec<u32> = (0..samples).map(|i| i * step).collect();
-    let mut first = Vec::with_capacity(sample.len());
-    let mut again = Vec::with_capacity(sample.len());
-    for (round, times) in [(1u64, &mut first), (2, &mut again)] {
-        let contact = bar(
-            sample.len() as u64,
-            if round == 1 {
-                "first contacts"
-            } else {
-                "second contacts"
-            },
-        );
-        for &n in &sample {
-            let id = device(n);
-            let started = Instant::now();
-            let outcome = service
-                .handle_prolog(id.as_str(), now + Duration::from_secs(round))
-                .await?;
-            times.push(started.elapsed());
-            let offered = outcome.reply.download.map_or(0, |d| d.packages.len());
-            assert_eq!(offered, args.packages as usize, "every package offered");
-            contact.inc(1);
+    Ok(Fleet {
+        computers,
+        service,
+        package,
+        first: Vec::with_capacity(sample.len()),
+        again: Vec::with_capacity(sample.len()),
+        sample,
+        _store: opened,
+    })
+}
+
+/// The time every fleet is filled at; contacts come a few seconds later.
+const START: Timestamp = Timestamp::from_secs(1_700_000_000);
+
+/// Times the contacts of every fleet, interleaved: the i-th contact of each fleet runs
+/// one right after the other, so whatever else the machine does at that moment weighs on
+/// every fleet size alike, and what differs between them is the fleet size alone.
+async fn contact_all(fleets: &mut [Fleet], args: &Args) -> Result<(), Box<dyn Error>> {
+    let longest = fleets.iter().map(|f| f.sample.len()).max().unwrap_or(0);
+    for round in [1u64, 2] {
+        let what = if round == 1 {
+            "first contacts"
+        } else {
+            "second contacts"
+        };
+        let contact = bar((longest * fleets.len()) as u64, what);
+        for i in 0..longest {
+            for fleet in fleets.iter_mut() {
+                let Some(&n) = fleet.sample.get(i) else {
+                    continue;
+                };
+                let id = device(n);
+                let started = Instant::now();
+                let outcome = fleet
+                    .service
+                    .handle_prolog(id.as_str(), START + Duration::from_secs(round))
+                    .await?;
+                let took = started.elapsed();
+                if round == 1 {
+                    fleet.first.push(took);
+                } else {
+                    fleet.again.push(took);
+                }
+                let offered = outcome.reply.download.map_or(0, |d| d.packages.len());
+                assert_eq!(offered, args.packages as usize, "every package offered");
+                contact.inc(1);
+            }
         }
         contact.finish_and_clear();
     }
-    // Results for the sample, so the stats count several statuses.
-    for (i, &n) in sample.iter().enumerate() {
+    Ok(())
+}
+
+/// Results for the sample, so the stats count several statuses; then the stats, timed.
+async fn finish(fleet: Fleet) -> Result<Row, Box<dyn Error>> {
+    for (i, &n) in fleet.sample.iter().enumerate() {
         let status = match i % 4 {
             0 | 1 => StatusCode::from_wire("SUCCESS"),
             2 => StatusCode::from_wire("ERR_BAD_DIGEST"),
             _ => StatusCode::from_wire("EXIT_CODE_1"),
         };
-        service
+        fleet
+            .service
             .record_result(
                 device(n).as_str(),
-                package,
+                fleet.package,
                 &status,
-                now + Duration::from_secs(3),
+                START + Duration::from_secs(3),
             )
             .await?;
     }
     let started = Instant::now();
-    let stats = service.stats(package).await?;
+    let stats = fleet.service.stats(fleet.package).await?;
     let stats_time = started.elapsed();
-    assert_eq!(stats.total, u64::from(computers));
+    assert_eq!(stats.total, u64::from(fleet.computers));
     Ok(Row {
-        computers,
-        first: summarize(first),
-        again: summarize(again),
+        computers: fleet.computers,
+        first: summarize(fleet.first),
+        again: summarize(fleet.again),
         stats: stats_time,
     })
 }
@@ -241,18 +277,34 @@ fn ms(d: Duration) -> String {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
-    let mut rows = Vec::new();
-    for &computers in &args.computers {
-        let opened = open_store(&args.store).await?;
+    let stores: Vec<&str> = match args.store.as_slice() {
+        [one] if one == "memory" || one == "sqlite" => vec![one.as_str(); args.computers.len()],
+        many if many.len() == args.computers.len() => many.iter().map(String::as_str).collect(),
+        _ => {
+            return Err("a database URL holds one fleet: give one URL per --computers size".into());
+        }
+    };
+    let mut fleets = Vec::new();
+    for (&computers, store) in args.computers.iter().zip(stores) {
+        let opened = open_store(store).await?;
         eprintln!(
-            "{computers} computers x {} packages on {}",
-            args.packages, args.store
+            "{computers} computers x {} packages on {store}",
+            args.packages
         );
-        rows.push(run_one(Arc::clone(&opened.store), &args, computers).await?);
+        fleets.push(prepare(opened, &args, computers).await?);
+    }
+    settle().await;
+    contact_all(&mut fleets, &args).await?;
+    let mut rows = Vec::new();
+    for fleet in fleets {
+        rows.push(finish(fleet).await?);
     }
     println!(
-        "store: {}, {} packages affected to every computer, {} contacts timed per size",
-        args.store, args.packages, args.samples
+        "store: {}, {} packages affected to every computer, {} contacts timed per size, \
+         interleaved across sizes",
+        args.store.join(","),
+        args.packages,
+        args.samples
     );
     println!(
         "| computers | first PROLOG median (ms) | first PROLOG p99 (ms) | repeat PROLOG median (ms) | repeat PROLOG p99 (ms) | stats of one package (ms) |"

@@ -119,8 +119,13 @@ impl SqlStore {
     pub(super) async fn delete_package_rows(&self, id: PackageId) -> Result<bool, StoreError> {
         self.retry(|| async move {
             let mut tx = self.begin().await?;
-            // Activations, their affectations with the trail, and group affectations go by
-            // cascade.
+            // Affectations first: MySQL runs no trigger for rows a cascade deletes, and
+            // the status counts are kept by triggers. Activations, the trail and group
+            // affectations go by cascade.
+            sqlx::query(self.sql("DELETE FROM affectations WHERE package = ?"))
+                .bind(package_key(id))
+                .execute(&mut *tx)
+                .await?;
             let done = sqlx::query(self.sql("DELETE FROM packages WHERE id = ?"))
                 .bind(package_key(id))
                 .execute(&mut *tx)
@@ -220,10 +225,17 @@ impl SqlStore {
 
     pub(super) async fn delete_activation_row(&self, id: ActivationId) -> Result<bool, StoreError> {
         self.retry(|| async move {
+            let mut tx = self.begin().await?;
+            // Affectations first, for MySQL's triggers (see `delete_package_rows`).
+            sqlx::query(self.sql("DELETE FROM affectations WHERE activation = ?"))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
             let done = sqlx::query(self.sql("DELETE FROM activations WHERE id = ?"))
                 .bind(id.0)
-                .execute(self.pool())
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
             Ok(done.rows_affected() > 0)
         })
         .await

@@ -1,4 +1,7 @@
-//! Stats of one package (grouped on the `(package, status…)` indexes) and validation.
+//! Stats of one package and validation. Counts and the timeline are sums over the
+//! `status_counts` rows that triggers keep (see the migration `status_counts`); the lists
+//! of computers read `affectations`, through the partial index of results for a result
+//! class.
 
 use ocs_deploy_core::store::{
     ComputerId, ComputerStatus, Page, StatusCount, StatusSelector, StoreError, TIMELINE_BUCKET,
@@ -7,16 +10,43 @@ use ocs_deploy_core::store::{
 use ocs_deploy_core::{PackageId, StatusClass};
 use sqlx::Row;
 
-use crate::SqlStore;
 use crate::error::Attempt;
 use crate::sql::{class_key, package_key};
+use crate::{Backend, SqlStore};
 
 /// The `AND …` that selects rows of `affectations a`, and the value it binds.
+///
+/// The class is written into the SQL as a literal, not bound: a planner can only use the
+/// partial index of results (`WHERE status_class >= 2`) for a query whose condition it can
+/// see implies the index's.
 enum Filter {
     None,
     Class(i64),
     /// The status, and its class (which lets the query use the index's prefix).
     Exact(String, i64),
+}
+
+/// The condition on the class of `<table>.status_class` = `class`, with the partial
+/// index's own term when the class has a result: `SQLite` uses a partial index only when
+/// the query repeats its condition (it does not prove `= 2` implies `>= 2`).
+fn class_terms(table: &str, class: i64) -> String {
+    if class >= 2 {
+        format!(" AND {table}status_class >= 2 AND {table}status_class = {class}")
+    } else {
+        format!(" AND {table}status_class = {class}")
+    }
+}
+
+/// What `status_counts` holds for a waiting row (`NULL` in `affectations`).
+const WAITING: &str = "";
+
+/// The SQL type a sum is cast to, so that every database returns a 64-bit integer
+/// (`PostgreSQL` and `MySQL` sum integers into decimals).
+fn sum_n(backend: Backend) -> &'static str {
+    match backend {
+        Backend::MySql => "CAST(SUM(n) AS SIGNED)",
+        Backend::Sqlite | Backend::Postgres => "CAST(SUM(n) AS BIGINT)",
+    }
 }
 
 impl Filter {
@@ -37,17 +67,20 @@ impl SqlStore {
         package: PackageId,
     ) -> Result<Vec<StatusCount>, StoreError> {
         self.read(async {
-            let rows = sqlx::query(self.sql(
-                "SELECT status, COUNT(*) AS n FROM affectations WHERE package = ? \
-                 GROUP BY status_class, status",
-            ))
-            .bind(package_key(package))
-            .fetch_all(self.pool())
-            .await?;
+            let sql = format!(
+                "SELECT status, {} AS n FROM status_counts WHERE package = ? \
+                 GROUP BY status HAVING SUM(n) > 0",
+                sum_n(self.backend())
+            );
+            let rows = sqlx::query(self.dynamic(&sql))
+                .bind(package_key(package))
+                .fetch_all(self.pool())
+                .await?;
             let mut counts = rows
                 .iter()
                 .map(|r| {
-                    let status: Option<String> = r.try_get("status")?;
+                    let status: String = r.try_get("status")?;
+                    let status = (status != WAITING).then_some(status);
                     let count: i64 = r.try_get("n")?;
                     Ok(StatusCount {
                         class: StatusClass::of_stored(status.as_deref()),
@@ -78,16 +111,15 @@ impl SqlStore {
             let tail = " ORDER BY a.computer LIMIT ? OFFSET ?";
             let sql = match filter {
                 Filter::None => format!("{head}{tail}"),
-                Filter::Class(_) => format!("{head} AND a.status_class = ?{tail}"),
-                Filter::Exact(..) => {
-                    format!("{head} AND a.status_class = ? AND a.status = ?{tail}")
+                Filter::Class(c) => format!("{head}{}{tail}", class_terms("a.", *c)),
+                Filter::Exact(_, c) => {
+                    format!("{head}{} AND a.status = ?{tail}", class_terms("a.", *c))
                 }
             };
             let query = sqlx::query(self.dynamic(&sql)).bind(package_key(package));
             let query = match filter {
-                Filter::None => query,
-                Filter::Class(c) => query.bind(*c),
-                Filter::Exact(s, c) => query.bind(*c).bind(s.as_str()),
+                Filter::None | Filter::Class(_) => query,
+                Filter::Exact(s, _) => query.bind(s.as_str()),
             };
             let rows = query
                 .bind(i64::try_from(page.limit).unwrap_or(i64::MAX))
@@ -113,13 +145,13 @@ impl SqlStore {
         &self,
         package: PackageId,
     ) -> Result<Vec<TimelineBucket>, StoreError> {
-        let width = i64::try_from(TIMELINE_BUCKET.as_millis()).unwrap_or(i64::MAX);
+        // The migration rounds to this width.
+        const _: () = assert!(TIMELINE_BUCKET.as_millis() == 3_600_000);
         self.read(async move {
-            // `changed_at - changed_at % width`: integer arithmetic in every dialect (no
-            // division, whose type differs on MySQL).
             let sql = format!(
-                "SELECT changed_at - (changed_at % {width}) AS bucket, status, COUNT(*) AS n \
-                 FROM affectations WHERE package = ? GROUP BY 1, 2"
+                "SELECT bucket, status, {} AS n FROM status_counts WHERE package = ? \
+                 GROUP BY bucket, status HAVING SUM(n) > 0",
+                sum_n(self.backend())
             );
             let rows = sqlx::query(self.dynamic(&sql))
                 .bind(package_key(package))
@@ -130,8 +162,9 @@ impl SqlStore {
                 .map(|r| {
                     let start: i64 = r.try_get("bucket")?;
                     let count: i64 = r.try_get("n")?;
+                    let status: String = r.try_get("status")?;
                     Ok(TimelineBucket {
-                        status: r.try_get("status")?,
+                        status: (status != WAITING).then_some(status),
                         start: self.time(start)?,
                         count: u64::try_from(count).unwrap_or_default(),
                     })
@@ -151,21 +184,16 @@ impl SqlStore {
         let filter = Filter::of(selector);
         let filter = &filter;
         self.retry(|| async move {
+            let head = "DELETE FROM affectations WHERE package = ?";
+            let sql = match filter {
+                Filter::None => head.to_owned(),
+                Filter::Class(c) => format!("{head}{}", class_terms("", *c)),
+                Filter::Exact(_, c) => format!("{head}{} AND status = ?", class_terms("", *c)),
+            };
+            let query = sqlx::query(self.dynamic(&sql)).bind(package_key(package));
             let query = match filter {
-                Filter::None => sqlx::query(self.sql("DELETE FROM affectations WHERE package = ?"))
-                    .bind(package_key(package)),
-                Filter::Class(c) => sqlx::query(
-                    self.sql("DELETE FROM affectations WHERE package = ? AND status_class = ?"),
-                )
-                .bind(package_key(package))
-                .bind(*c),
-                Filter::Exact(s, c) => sqlx::query(self.sql(
-                    "DELETE FROM affectations WHERE package = ? AND status_class = ? \
-                     AND status = ?",
-                ))
-                .bind(package_key(package))
-                .bind(*c)
-                .bind(s.as_str()),
+                Filter::None | Filter::Class(_) => query,
+                Filter::Exact(s, _) => query.bind(s.as_str()),
             };
             Ok(query.execute(self.pool()).await?.rows_affected())
         })

@@ -1103,6 +1103,15 @@ pub async fn deleting_an_activation_or_group_cascades(store: &dyn Store) {
     assert!(store.group_affectations(g).await.unwrap().is_empty());
     assert!(store.affectation(d, b).await.unwrap().is_some());
     assert_eq!(store.activations(p).await.unwrap().len(), 1);
+    // The counts and the timeline follow the cascade: only d's row is left.
+    let counts = store.status_counts(p).await.unwrap();
+    assert_eq!(counts.iter().map(|c| c.count).sum::<u64>(), 1, "{counts:?}");
+    let timeline = store.status_timeline(p).await.unwrap();
+    assert_eq!(
+        timeline.iter().map(|t| t.count).sum::<u64>(),
+        1,
+        "{timeline:?}"
+    );
     affect_group(store, g, b).await;
     assert!(store.unaffect_group(g, b).await.unwrap());
     assert!(!store.unaffect_group(g, b).await.unwrap());
