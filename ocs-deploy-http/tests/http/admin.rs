@@ -1003,3 +1003,158 @@ async fn uploads_stream_into_the_build() {
     assert_eq!(fragments(&a.files, &package).await, archive);
     a.stop().await;
 }
+
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // One failure, start to end.
+async fn unaffect_reaffect_timeline_group_unaffect_and_download_server() {
+    let a = Admin::start(AdminConfig::default()).await;
+    let package: Package = parse(
+        a.request(Method::POST, "/packages?name=x&action=execute&command=true")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = package.id;
+    let activation: Activation = parse(
+        a.send_json(
+            Method::POST,
+            &format!("/packages/{id}/activations"),
+            &serde_json::json!({
+                "info_location": "ocs.example.com/download",
+                "pack_location": "ocs.example.com/download",
+            }),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let failing = "pc-fail-2026-01-01-00-00-00";
+    let other = "pc-other-2026-01-01-00-00-00";
+    a.register(failing, "pc-fail").await;
+    a.register(other, "pc-other").await;
+    let affected = a
+        .send_json(
+            Method::POST,
+            &format!("/packages/{id}/affectations"),
+            &serde_json::json!({"devices": [failing, other]}),
+        )
+        .await;
+    assert_eq!(affected.status(), StatusCode::OK);
+
+    // Not failed yet: nothing to re-affect.
+    let early = a
+        .request(
+            Method::POST,
+            &format!("/packages/{id}/affectations/{failing}/reaffect"),
+        )
+        .send()
+        .await
+        .unwrap();
+    error(early, StatusCode::CONFLICT).await;
+    a.prolog(failing).await;
+    a.service
+        .handle(
+            &Request::DownloadResult {
+                device_id: failing.into(),
+                package_id: PackageId::new(id).unwrap(),
+                status: "ERR_BAD_DIGEST".parse::<OcsStatus>().unwrap(),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let timeline: Vec<ocs_deploy_http::server::admin::api::TimelinePoint> =
+        a.get(&format!("/packages/{id}/timeline")).await;
+    let last = timeline.last().unwrap();
+    let bad = last
+        .statuses
+        .iter()
+        .find(|s| s.status == "ERR_BAD_DIGEST")
+        .unwrap();
+    assert_eq!(bad.count, 1);
+    assert!((bad.percent - 50.0).abs() < 1e-9, "{timeline:?}");
+
+    let again = a
+        .request(
+            Method::POST,
+            &format!("/packages/{id}/affectations/{failing}/reaffect"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NO_CONTENT);
+    let page: StatusPage = a.get(&format!("/packages/{id}/status?class=waiting")).await;
+    let waiting: Vec<&str> = page
+        .computers
+        .iter()
+        .map(|c| c.device_id.as_str())
+        .collect();
+    assert!(waiting.contains(&failing), "{page:?}");
+
+    // Unaffect one computer.
+    let path = format!("/packages/{id}/affectations/{other}");
+    let removed = a.request(Method::DELETE, &path).send().await.unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let twice = a.request(Method::DELETE, &path).send().await.unwrap();
+    error(twice, StatusCode::NOT_FOUND).await;
+    let page: StatusPage = a.get(&format!("/packages/{id}/status")).await;
+    assert_eq!(page.computers.len(), 1);
+
+    // A group's affectation, removed.
+    let created = a
+        .send_json(
+            Method::POST,
+            "/groups",
+            &serde_json::json!({"name": "lyon"}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let via_group = a
+        .send_json(
+            Method::POST,
+            &format!("/packages/{id}/affectations"),
+            &serde_json::json!({"group": "lyon"}),
+        )
+        .await;
+    assert_eq!(via_group.status(), StatusCode::OK);
+    let path = format!("/groups/lyon/affectations/{}", activation.id);
+    let removed = a.request(Method::DELETE, &path).send().await.unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let twice = a.request(Method::DELETE, &path).send().await.unwrap();
+    error(twice, StatusCode::NOT_FOUND).await;
+
+    // A site's download server.
+    let path = format!("/computers/{failing}/download-server");
+    let set = a
+        .send_json(Method::PUT, &path, &serde_json::json!({"server": other}))
+        .await;
+    assert_eq!(set.status(), StatusCode::NO_CONTENT);
+    let computer = |device: &'static str| {
+        let store = a.store.clone();
+        async move {
+            store
+                .computer_by_device(&ocs_deploy_core::protocol::DeviceId::parse(device).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let server_id = computer(other).await.id;
+    assert_eq!(computer(failing).await.download_server, Some(server_id));
+    let cleared = a
+        .send_json(Method::PUT, &path, &serde_json::json!({"server": null}))
+        .await;
+    assert_eq!(cleared.status(), StatusCode::NO_CONTENT);
+    assert_eq!(computer(failing).await.download_server, None);
+    let unknown = a
+        .send_json(
+            Method::PUT,
+            "/computers/nobody-2026-01-01-00-00-00/download-server",
+            &serde_json::json!({"server": null}),
+        )
+        .await;
+    error(unknown, StatusCode::NOT_FOUND).await;
+    a.stop().await;
+}

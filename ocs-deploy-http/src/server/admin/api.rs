@@ -382,3 +382,33 @@ pub struct Members {
     /// Computers by device id.
     pub devices: Vec<String>,
 }
+
+/// `GET /admin/v1/packages/{id}/timeline`: one point per hour in which statuses changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// The hour's start (Unix seconds).
+    pub start: u64,
+    /// Every status seen up to the end of that hour, with how many affectations reached
+    /// it so far and that in percent of all of them.
+    pub statuses: Vec<TimelineStatus>,
+}
+
+/// One status in a [`TimelinePoint`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineStatus {
+    /// The status text.
+    pub status: String,
+    /// How many affectations reached it so far.
+    pub count: u64,
+    /// `count` in percent of all the package's affectations.
+    pub percent: f64,
+}
+
+/// The body of `PUT /admin/v1/computers/{device}/download-server`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadServer {
+    /// The device id of the computer whose name and address replace `$NAME$` and `$IP$`
+    /// in fragment locations for this computer; `null` removes it.
+    pub server: Option<String>,
+}

@@ -123,3 +123,22 @@ pub(super) async fn remove_member(
     }
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `DELETE /admin/v1/groups/{name}/affectations/{activation}`: members that already
+/// adopted it keep their own affectation, as in OCS.
+pub(super) async fn unaffect(
+    State(state): State<Arc<AdminState>>,
+    PathParams((name, activation)): PathParams<(String, String)>,
+) -> AdminResult<StatusCode> {
+    let activation = activation
+        .parse()
+        .map(store::ActivationId)
+        .map_err(|_| AdminError::BadRequest(format!("bad activation id {activation:?}")))?;
+    if state.service.unaffect_group(&name, activation).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AdminError::NotFound(format!(
+            "activation {activation} is not affected to group {name}"
+        )))
+    }
+}

@@ -17,8 +17,11 @@
 //! | `POST /admin/v1/packages/{id}/activations` | [`api::ActivateRequest`] | 201 [`api::Activation`] |
 //! | `DELETE /admin/v1/activations/{id}` | | 204 |
 //! | `POST /admin/v1/packages/{id}/affectations` | [`api::AffectRequest`] | [`api::AffectResponse`] |
+//! | `DELETE /admin/v1/packages/{id}/affectations/{device}` | | 204 |
+//! | `POST /admin/v1/packages/{id}/affectations/{device}/reaffect` (after a failure) | | 204 |
 //! | `GET /admin/v1/packages/{id}/stats` | | [`api::Stats`] |
 //! | `GET /admin/v1/packages/{id}/status[?class=\|status=&offset=&limit=]` | | [`api::StatusPage`] |
+//! | `GET /admin/v1/packages/{id}/timeline` | | `[`[`api::TimelinePoint`]`]` |
 //! | `POST /admin/v1/packages/{id}/validate[?scope=success\|not-notified\|all]` | | [`api::Removed`] |
 //! | `GET /admin/v1/config` | | [`api::Settings`] |
 //! | `PUT /admin/v1/config/{KEY}` | [`api::SettingValue`] | [`api::Setting`] |
@@ -29,6 +32,8 @@
 //! | `DELETE /admin/v1/groups/{name}` | | 204 |
 //! | `POST /admin/v1/groups/{name}/members` | [`api::Members`] | 204 |
 //! | `DELETE /admin/v1/groups/{name}/members/{device}` | | 204 |
+//! | `DELETE /admin/v1/groups/{name}/affectations/{activation}` | | 204 |
+//! | `PUT /admin/v1/computers/{device}/download-server` | [`api::DownloadServer`] | 204 |
 //!
 //! The archive of a build is never held in memory: the request body goes chunk by chunk
 //! into [`DeploymentService::build`], which writes the fragments as they fill; more than
@@ -223,7 +228,16 @@ pub fn admin_router_with(
             "/admin/v1/packages/{id}/affectations",
             post(packages::affect),
         )
+        .route(
+            "/admin/v1/packages/{id}/affectations/{device}",
+            delete(packages::unaffect),
+        )
+        .route(
+            "/admin/v1/packages/{id}/affectations/{device}/reaffect",
+            post(packages::reaffect),
+        )
         .route("/admin/v1/packages/{id}/stats", get(packages::stats))
+        .route("/admin/v1/packages/{id}/timeline", get(packages::timeline))
         .route("/admin/v1/packages/{id}/status", get(packages::status))
         .route("/admin/v1/packages/{id}/validate", post(packages::validate))
         .route("/admin/v1/config", get(settings::list))
@@ -240,6 +254,14 @@ pub fn admin_router_with(
         .route(
             "/admin/v1/groups/{name}/members/{device}",
             delete(groups::remove_member),
+        )
+        .route(
+            "/admin/v1/groups/{name}/affectations/{activation}",
+            delete(groups::unaffect),
+        )
+        .route(
+            "/admin/v1/computers/{device}/download-server",
+            put(packages::set_download_server),
         )
         .route("/admin/{*rest}", any(no_route))
         .route("/admin", any(no_route))

@@ -412,3 +412,84 @@ pub(super) async fn validate(
     };
     Ok(Json(Removed { removed }))
 }
+
+/// `DELETE /admin/v1/packages/{id}/affectations/{device}`: the package is no longer
+/// for this computer (whichever activation it came through).
+pub(super) async fn unaffect(
+    State(state): State<Arc<AdminState>>,
+    PathParams((id, device)): PathParams<(String, String)>,
+) -> AdminResult<StatusCode> {
+    let package = package_id(&id)?;
+    let device = device_id(&device)?;
+    known_package(&state, package).await?;
+    let mut removed = 0;
+    for activation in state.service.store().activations(package).await? {
+        removed += state
+            .service
+            .unaffect(activation.id, std::slice::from_ref(&device))
+            .await?;
+    }
+    if removed == 0 {
+        return Err(AdminError::NotFound(format!(
+            "package {package} is not affected to computer {device}"
+        )));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /admin/v1/packages/{id}/affectations/{device}/reaffect`: again, after a
+/// failure.
+pub(super) async fn reaffect(
+    State(state): State<Arc<AdminState>>,
+    PathParams((id, device)): PathParams<(String, String)>,
+) -> AdminResult<StatusCode> {
+    let package = package_id(&id)?;
+    let device = device_id(&device)?;
+    known_package(&state, package).await?;
+    let now = state.config.clock.now();
+    state.service.reaffect(&device, package, now).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/v1/packages/{id}/timeline`.
+pub(super) async fn timeline(
+    State(state): State<Arc<AdminState>>,
+    PathParams(id): PathParams<String>,
+) -> AdminResult<Json<Vec<api::TimelinePoint>>> {
+    let package = package_id(&id)?;
+    known_package(&state, package).await?;
+    let points = state.service.timeline(package).await?;
+    Ok(Json(
+        points
+            .into_iter()
+            .map(|p| api::TimelinePoint {
+                start: p.start.as_secs(),
+                statuses: p
+                    .cumulative
+                    .into_iter()
+                    .map(|(status, count, percent)| api::TimelineStatus {
+                        status: status.unwrap_or_else(|| WAITING_NOTIFICATION.to_owned()),
+                        count,
+                        percent,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    ))
+}
+
+/// `PUT /admin/v1/computers/{device}/download-server` with `{"server": "<device id>"}`
+/// (or `null`).
+pub(super) async fn set_download_server(
+    State(state): State<Arc<AdminState>>,
+    PathParams(device): PathParams<String>,
+    JsonBody(body): JsonBody<api::DownloadServer>,
+) -> AdminResult<StatusCode> {
+    let device = device_id(&device)?;
+    let server = body.server.as_deref().map(device_id).transpose()?;
+    state
+        .service
+        .set_download_server(&device, server.as_ref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
