@@ -304,6 +304,24 @@ async fn serve_with_an_admin_token_file_answers_the_admin_api_over_https() {
         ],
     );
     assert!(weak.contains("at least 16"), "{weak}");
+    // The token may come from the environment instead (here too weak, so it fails
+    // before serving), but not from both.
+    let from_env = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ocs-deploy-server"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--https", "127.0.0.1:0"])
+            .args(args)
+            .env("OCS_DEPLOY_ADMIN_TOKEN", "secret")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let weak_env = from_env(&[]);
+    assert!(weak_env.contains("at least 16"), "{weak_env}");
+    let both = from_env(&["--admin-token-file", token_arg]);
+    assert!(both.contains("not both"), "{both}");
 
     let mut serving = Serving::start_with(&data, &["--admin-token-file", token_arg]);
     let _ = rustls::crypto::ring::default_provider().install_default();
