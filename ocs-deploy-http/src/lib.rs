@@ -14,6 +14,9 @@
 //!   CA certificate (`cacert.pem`) for the agents.
 //! - [`server::Server`]: an HTTP and an HTTPS listener serving both, with graceful
 //!   shutdown.
+//! - [`server::admin_router`]: the admin API (`/admin/v1/...`, JSON, bearer
+//!   [`server::AdminToken`]) for every operation of the service, uploads streamed into
+//!   the build; [`server::Server::admin`] serves it on the HTTPS listener only.
 //!
 //! With the `client` feature (on by default), [`client`] holds
 //! [`client::HttpTransport`]: the agent's

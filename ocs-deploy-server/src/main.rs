@@ -2,7 +2,7 @@
 //! its packages.
 //!
 //! ```text
-//! ocs-deploy-server --data-dir DIR [--database-url URL] serve --http ADDR --https ADDR [--tls-cert FILE --tls-key FILE]
+//! ocs-deploy-server --data-dir DIR [--database-url URL] serve --http ADDR --https ADDR [--tls-cert FILE --tls-key FILE] [--admin-token-file FILE]
 //! ocs-deploy-server --data-dir DIR package build [FILE] --name NAME --priority P --action launch|execute|store --command CMD [--fragment-size BYTES|--fragments N]
 //! ocs-deploy-server --data-dir DIR package activate ID --info-url HOST:PORT/download --pack-url HOST:PORT/download [--allow-loopback]
 //! ocs-deploy-server --data-dir DIR package affect ID (--device DEVICEID... | --all | --group NAME) [--force]
@@ -18,6 +18,10 @@
 //! names PostgreSQL or MariaDB), the package files (`packages/<id>/info`,
 //! `packages/<id>/<id>-<n>`) and, when no certificate is given, a generated CA and server
 //! certificate: `cacert.pem` is the file agents need.
+//!
+//! With `--admin-token-file` (or the token itself in `OCS_DEPLOY_ADMIN_TOKEN`), `serve`
+//! also answers the admin API (`/admin/v1/...`, JSON, `Authorization: Bearer <token>`)
+//! on the HTTPS listener: the same operations as the commands above, over the network.
 
 // Doc comments here are also the `--help` texts people read: product names stay plain.
 #![allow(clippy::doc_markdown)]
@@ -39,7 +43,9 @@ use ocs_deploy_core::store::{
     AffectOptions, ComputerFilter, Page, Setting, SettingScope, StatusSelector,
 };
 use ocs_deploy_core::{Action, PackageId, Priority, Timestamp};
-use ocs_deploy_http::server::{EndpointConfig, Server, TlsConfig};
+use ocs_deploy_http::server::{
+    AdminConfig, AdminToken, EndpointConfig, Server, TlsConfig, admin_router_with,
+};
 use ocs_deploy_store_sql::{DirectoryFiles, SqlStore};
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
@@ -82,6 +88,15 @@ enum Command {
         /// 127.0.0.1 are always in it).
         #[arg(long = "tls-name")]
         tls_names: Vec<String>,
+        /// A file holding the admin API's bearer token (at least 16 characters, e.g.
+        /// `openssl rand -hex 32`). The admin API (`/admin/v1/...`) is served on the
+        /// HTTPS listener only, and only with this option or the token itself in
+        /// OCS_DEPLOY_ADMIN_TOKEN.
+        #[arg(long, env = "OCS_DEPLOY_ADMIN_TOKEN_FILE")]
+        admin_token_file: Option<PathBuf>,
+        /// The largest archive the admin API accepts for a build, in bytes.
+        #[arg(long, default_value_t = AdminConfig::DEFAULT_MAX_UPLOAD)]
+        admin_max_upload: u64,
     },
     /// Packages.
     #[command(subcommand)]
@@ -261,13 +276,22 @@ async fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             tls_cert,
             tls_key,
             tls_names,
+            admin_token_file,
+            admin_max_upload,
         } => {
+            let admin = admin_token(admin_token_file.as_deref())?.map(|token| {
+                (
+                    token,
+                    AdminConfig::default().with_max_upload(*admin_max_upload),
+                )
+            });
             serve(
                 &cli,
                 *http,
                 *https,
                 tls_cert.as_deref().zip(tls_key.as_deref()),
                 tls_names,
+                admin,
             )
             .await
         }
@@ -308,22 +332,48 @@ fn setting(key: &str) -> Option<Setting> {
     Setting::from_ocs_name(&key).or_else(|| Setting::from_ocs_name(&format!("DOWNLOAD_{key}")))
 }
 
+/// The admin token from `--admin-token-file` or `OCS_DEPLOY_ADMIN_TOKEN`, if either is
+/// given.
+fn admin_token(file: Option<&Path>) -> Result<Option<AdminToken>, Box<dyn Error>> {
+    let from_env = std::env::var("OCS_DEPLOY_ADMIN_TOKEN").ok();
+    match (file, from_env) {
+        (Some(_), Some(_)) => {
+            Err("give --admin-token-file or OCS_DEPLOY_ADMIN_TOKEN, not both".into())
+        }
+        (Some(path), None) => Ok(Some(AdminToken::from_file(path)?)),
+        (None, Some(token)) => Ok(Some(AdminToken::new(token.trim())?)),
+        (None, None) => Ok(None),
+    }
+}
+
 async fn serve(
     cli: &Cli,
     http: Option<SocketAddr>,
     https: Option<SocketAddr>,
     pem: Option<(&Path, &Path)>,
     names: &[String],
+    admin: Option<(AdminToken, AdminConfig)>,
 ) -> Result<(), Box<dyn Error>> {
     if http.is_none() && https.is_none() {
         return Err("give --http ADDR, --https ADDR or both".into());
     }
+    if admin.is_some() && https.is_none() {
+        return Err("the admin API is served over HTTPS only: give --https ADDR".into());
+    }
     let service = service(cli, false).await?;
     let mut server = Server::new(
-        service,
+        service.clone(),
         EndpointConfig::default(),
         packages_dir(&cli.data_dir),
     );
+    if let Some((token, config)) = admin {
+        server = server.admin(admin_router_with(service, token, config));
+        tracing::info!("admin API on the HTTPS listener (/admin/v1)");
+    } else {
+        tracing::info!(
+            "admin API off: give --admin-token-file FILE or OCS_DEPLOY_ADMIN_TOKEN to turn it on"
+        );
+    }
     if let Some(addr) = http {
         server = server.http(addr);
     }

@@ -269,3 +269,93 @@ fn bad_input_is_a_one_line_error() {
         assert!(text.contains(flag), "{flag}: {text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_an_admin_token_file_answers_the_admin_api_over_https() {
+    const TOKEN: &str = "cli-admin-token-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let token_arg = token_file.to_str().unwrap();
+
+    // Refused before serving: no HTTPS listener, a weak token.
+    let plain_only = fails(
+        &data,
+        &[
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            token_arg,
+        ],
+    );
+    assert!(plain_only.contains("HTTPS"), "{plain_only}");
+    let weak = dir.path().join("weak-token");
+    std::fs::write(&weak, "secret\n").unwrap();
+    let weak = fails(
+        &data,
+        &[
+            "serve",
+            "--https",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            weak.to_str().unwrap(),
+        ],
+    );
+    assert!(weak.contains("at least 16"), "{weak}");
+    // The token may come from the environment instead (here too weak, so it fails
+    // before serving), but not from both.
+    let from_env = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ocs-deploy-server"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--https", "127.0.0.1:0"])
+            .args(args)
+            .env("OCS_DEPLOY_ADMIN_TOKEN", "secret")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let weak_env = from_env(&[]);
+    assert!(weak_env.contains("at least 16"), "{weak_env}");
+    let both = from_env(&["--admin-token-file", token_arg]);
+    assert!(both.contains("not both"), "{both}");
+
+    let mut serving = Serving::start_with(&data, &["--admin-token-file", token_arg]);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = std::fs::read(data.join("cacert.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .build()
+        .unwrap();
+    let base = format!("https://{}/admin/v1", serving.https);
+
+    let anonymous = client.get(format!("{base}/packages")).send().await.unwrap();
+    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let built = client
+        .post(format!(
+            "{base}/packages?name=over%20https&action=execute&command=true"
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(built.status(), reqwest::StatusCode::CREATED);
+    let package: serde_json::Value = serde_json::from_slice(&built.bytes().await.unwrap()).unwrap();
+    let id = package["id"].as_u64().unwrap();
+    // The commands see the same store.
+    let list = ok(&data, &["package", "list"]);
+    assert!(list.contains(&format!("{id} 5 0 0 0 over https")), "{list}");
+    // Not on the plain HTTP listener.
+    let plain = client
+        .get(format!("http://{}/admin/v1/packages", serving.http))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), reqwest::StatusCode::NOT_FOUND);
+    serving.stop();
+}

@@ -10,14 +10,17 @@
 //!   [`InfoFiles`] says whether info files are served (HTTPS) or refused (plain HTTP).
 //! - [`TlsConfig`]: a certificate from PEM files, or generated with a CA for the agents
 //!   ([`GeneratedCertificates`]).
-//! - [`Server`]: both routers on an HTTP and an HTTPS listener; [`RunningServer`] gives
-//!   the bound addresses and shuts down gracefully.
+//! - [`admin_router`]: the admin API (`/admin/v1/...`, JSON, bearer [`AdminToken`]) for
+//!   every operation of the service, with streamed uploads; see [`admin`].
+//! - [`Server`]: both routers on an HTTP and an HTTPS listener, and the admin API on the
+//!   HTTPS one only; [`RunningServer`] gives the bound addresses and shuts down gracefully.
 //!
 //! Routers carry no tracing layer of their own; [`Server`] adds `tower_http`'s
 //! `TraceLayer`. Install the ring crypto provider in your binary
 //! (`rustls::crypto::ring::default_provider().install_default()`) if other code builds
 //! rustls configurations without naming one; [`TlsConfig`] names ring itself.
 
+pub mod admin;
 mod config;
 mod download;
 mod error;
@@ -25,6 +28,9 @@ mod ocs_endpoint;
 mod serve;
 mod tls;
 
+pub use admin::{
+    AdminConfig, AdminError, AdminToken, AdminTokenError, admin_router, admin_router_with,
+};
 pub use config::{Clock, EndpointConfig};
 pub use download::{InfoFiles, download_router};
 pub use error::EndpointError;

@@ -57,7 +57,8 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The server of the OCS agents: an HTTP listener and an HTTPS listener (either may be
 /// left out), each answering the OCS communication endpoint ([`ocs_router`]) and the
-/// package files ([`download_router`]); info files only over HTTPS.
+/// package files ([`download_router`]); info files only over HTTPS, and the admin API
+/// ([`admin`](Self::admin)) only over HTTPS.
 ///
 /// [`start`](Self::start) binds the listeners (port 0 picks a free port) and returns a
 /// [`RunningServer`] with the bound addresses; stop it with
@@ -93,6 +94,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Server {
     http_app: Router,
     https_app: Router,
+    admin: Option<Router>,
     http: Option<SocketAddr>,
     https: Option<(SocketAddr, TlsConfig)>,
 }
@@ -118,11 +120,21 @@ impl Server {
     /// admin API merged in on HTTPS only). A request-tracing layer is added to both.
     pub fn from_routers(plain: Router, tls: Router) -> Self {
         Self {
-            http_app: plain.layer(TraceLayer::new_for_http()),
-            https_app: tls.layer(TraceLayer::new_for_http()),
+            http_app: plain,
+            https_app: tls,
+            admin: None,
             http: None,
             https: None,
         }
+    }
+
+    /// Serves `admin` (normally [`admin_router`](super::admin_router)) on the HTTPS
+    /// listener, and nowhere on plain HTTP: its paths are 404 there. Without an HTTPS
+    /// listener it is not served at all (a warning says so at [`start`](Self::start)).
+    #[must_use]
+    pub fn admin(mut self, admin: Router) -> Self {
+        self.admin = Some(admin);
+        self
     }
 
     /// Listens for plain HTTP on `addr`.
@@ -150,6 +162,17 @@ impl Server {
         if self.http.is_none() && self.https.is_none() {
             return Err(ServeError::NoListener);
         }
+        let plain_app = self.http_app.layer(TraceLayer::new_for_http());
+        let tls_app = match self.admin {
+            Some(admin) => {
+                if self.https.is_none() {
+                    tracing::warn!("the admin API is not served: it needs an HTTPS listener");
+                }
+                self.https_app.merge(admin)
+            }
+            None => self.https_app,
+        }
+        .layer(TraceLayer::new_for_http());
         let control = Control::new();
         let mut running = RunningServer {
             http: None,
@@ -166,7 +189,7 @@ impl Server {
                 .http_builder()
                 .http1()
                 .header_read_timeout(Some(HEADER_READ_TIMEOUT));
-            let app = self.http_app;
+            let app = plain_app;
             running.tasks.push((
                 "http",
                 tokio::spawn(async move { server.serve(app.into_make_service()).await }),
@@ -184,7 +207,7 @@ impl Server {
                 .http_builder()
                 .http1()
                 .header_read_timeout(Some(HEADER_READ_TIMEOUT));
-            let app = self.https_app;
+            let app = tls_app;
             running.tasks.push((
                 "https",
                 tokio::spawn(async move { server.serve(app.into_make_service()).await }),

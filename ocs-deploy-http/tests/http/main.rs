@@ -2,6 +2,7 @@
 //! sockets, reqwest and the crate's own `HttpTransport` as clients. Reference messages are read from
 //! `../shared/reference/`, as the real OCS Unix agent sent them.
 
+mod admin;
 mod client;
 mod download;
 mod endpoint;

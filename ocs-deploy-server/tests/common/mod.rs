@@ -16,10 +16,16 @@ pub(crate) struct Serving {
 impl Serving {
     /// Starts the server on `data` and reads the addresses it prints.
     pub(crate) fn start(data: &Path) -> Self {
+        Self::start_with(data, &[])
+    }
+
+    /// As [`start`](Self::start), with more `serve` arguments.
+    pub(crate) fn start_with(data: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ocs-deploy-server"))
             .arg("--data-dir")
             .arg(data)
             .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
