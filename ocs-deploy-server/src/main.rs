@@ -97,6 +97,10 @@ enum Command {
         /// The largest archive the admin API accepts for a build, in bytes.
         #[arg(long, default_value_t = AdminConfig::DEFAULT_MAX_UPLOAD)]
         admin_max_upload: u64,
+        /// Let the admin API activate packages on loopback hosts (agents on other
+        /// machines would resolve them to themselves: for tests and demos only).
+        #[arg(long)]
+        allow_loopback: bool,
     },
     /// Packages.
     #[command(subcommand)]
@@ -278,6 +282,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             tls_names,
             admin_token_file,
             admin_max_upload,
+            allow_loopback,
         } => {
             let admin = admin_token(admin_token_file.as_deref())?.map(|token| {
                 (
@@ -292,6 +297,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 tls_cert.as_deref().zip(tls_key.as_deref()),
                 tls_names,
                 admin,
+                *allow_loopback,
             )
             .await
         }
@@ -353,6 +359,7 @@ async fn serve(
     pem: Option<(&Path, &Path)>,
     names: &[String],
     admin: Option<(AdminToken, AdminConfig)>,
+    allow_loopback: bool,
 ) -> Result<(), Box<dyn Error>> {
     if http.is_none() && https.is_none() {
         return Err("give --http ADDR, --https ADDR or both".into());
@@ -360,7 +367,7 @@ async fn serve(
     if admin.is_some() && https.is_none() {
         return Err("the admin API is served over HTTPS only: give --https ADDR".into());
     }
-    let service = service(cli, false).await?;
+    let service = service(cli, allow_loopback).await?;
     let mut server = Server::new(
         service.clone(),
         EndpointConfig::default(),

@@ -357,5 +357,34 @@ async fn serve_with_an_admin_token_file_answers_the_admin_api_over_https() {
         .await
         .unwrap();
     assert_eq!(plain.status(), reqwest::StatusCode::NOT_FOUND);
+    // Loopback locations are refused unless the server allows them.
+    let activate = |serving: &Serving| {
+        client
+            .post(format!(
+                "https://{}/admin/v1/packages/{id}/activations",
+                serving.https
+            ))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(
+                serde_json::json!({
+                    "info_location": format!("{}/download", serving.https),
+                    "pack_location": format!("{}/download", serving.http),
+                })
+                .to_string(),
+            )
+            .send()
+    };
+    let refused = activate(&serving).await.unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::BAD_REQUEST);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("loopback"), "{body}");
+    serving.stop();
+    let mut serving = Serving::start_with(
+        &data,
+        &["--admin-token-file", token_arg, "--allow-loopback"],
+    );
+    let accepted = activate(&serving).await.unwrap();
+    assert_eq!(accepted.status(), reqwest::StatusCode::CREATED);
     serving.stop();
 }
