@@ -324,13 +324,7 @@ async fn serve_with_an_admin_token_file_answers_the_admin_api_over_https() {
     assert!(both.contains("not both"), "{both}");
 
     let mut serving = Serving::start_with(&data, &["--admin-token-file", token_arg]);
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let ca = std::fs::read(data.join("cacert.pem")).unwrap();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-        .build()
-        .unwrap();
+    let client = admin_client(&data);
     let base = format!("https://{}/admin/v1", serving.https);
 
     let anonymous = client.get(format!("{base}/packages")).send().await.unwrap();
@@ -357,12 +351,47 @@ async fn serve_with_an_admin_token_file_answers_the_admin_api_over_https() {
         .await
         .unwrap();
     assert_eq!(plain.status(), reqwest::StatusCode::NOT_FOUND);
-    // Loopback locations are refused unless the server allows them.
-    let activate = |serving: &Serving| {
+    serving.stop();
+}
+
+/// A client that trusts the server's generated `cacert.pem`.
+fn admin_client(data: &Path) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = std::fs::read(data.join("cacert.pem")).unwrap();
+    reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_activates_on_loopback_hosts_only_with_allow_loopback() {
+    const TOKEN: &str = "cli-admin-token-0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token_file = dir.path().join("admin-token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let token_arg = token_file.to_str().unwrap();
+    let id = ok(
+        &data,
+        &[
+            "package",
+            "build",
+            "--name",
+            "p",
+            "--action",
+            "execute",
+            "--command",
+            "true",
+        ],
+    );
+    let activate = |client: reqwest::Client, serving: &Serving| {
         client
             .post(format!(
-                "https://{}/admin/v1/packages/{id}/activations",
-                serving.https
+                "https://{}/admin/v1/packages/{}/activations",
+                serving.https,
+                id.trim()
             ))
             .bearer_auth(TOKEN)
             .header("content-type", "application/json")
@@ -375,7 +404,8 @@ async fn serve_with_an_admin_token_file_answers_the_admin_api_over_https() {
             )
             .send()
     };
-    let refused = activate(&serving).await.unwrap();
+    let mut serving = Serving::start_with(&data, &["--admin-token-file", token_arg]);
+    let refused = activate(admin_client(&data), &serving).await.unwrap();
     assert_eq!(refused.status(), reqwest::StatusCode::BAD_REQUEST);
     let body = refused.text().await.unwrap();
     assert!(body.contains("loopback"), "{body}");
@@ -384,7 +414,7 @@ async fn serve_with_an_admin_token_file_answers_the_admin_api_over_https() {
         &data,
         &["--admin-token-file", token_arg, "--allow-loopback"],
     );
-    let accepted = activate(&serving).await.unwrap();
+    let accepted = activate(admin_client(&data), &serving).await.unwrap();
     assert_eq!(accepted.status(), reqwest::StatusCode::CREATED);
     serving.stop();
 }
