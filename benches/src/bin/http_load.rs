@@ -257,8 +257,7 @@ fn percentile(sorted: &[u32], q: f64) -> f64 {
 }
 
 fn lines(path: &PathBuf) -> Result<Vec<String>, Box<dyn Error>> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -267,14 +266,10 @@ fn lines(path: &PathBuf) -> Result<Vec<String>, Box<dyn Error>> {
         .collect())
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
-    let args = Args::parse();
-    // reqwest is built with rustls but no provider; these runs are plain HTTP, yet the
-    // client needs one installed to build.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// What each connection does, and the User-Agent it sends.
+fn work(mode: Mode) -> Result<(Work, String), Box<dyn Error>> {
     let mut user_agent = "ocs-deploy-http-load".to_owned();
-    let work = match args.mode {
+    let work = match mode {
         Mode::Get {
             mut urls,
             urls_file,
@@ -308,6 +303,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
             }
         }
     };
+    Ok((work, user_agent))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse();
+    // reqwest is built with rustls but no provider; these runs are plain HTTP, yet the
+    // client needs one installed to build.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (work, user_agent) = work(args.mode)?;
     if args.connections == 0 {
         return Err("--connections must be at least 1".into());
     }

@@ -1,7 +1,7 @@
 //! Fills an `ocs-deploy-server` data directory for the PROLOG benchmark against the real
 //! OCS server (`benches/prolog_vs_real_ocs.sh`): N computers (as if each had sent an
 //! inventory) and P packages, each activated and affected to every computer, in the
-//! SQLite database `ocs-deploy-server serve` then uses (`DATA_DIR/ocs-deploy.db`,
+//! database file `ocs-deploy-server serve` then uses (`DATA_DIR/ocs-deploy.db`,
 //! package files under `DATA_DIR/packages`).
 //!
 //! ```text
@@ -61,8 +61,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         return Err(format!("{} exists: give an empty data directory", db.display()).into());
     }
     std::fs::create_dir_all(&args.data_dir)?;
-    let store: Arc<dyn Store> =
-        Arc::new(SqlStore::connect(&format!("sqlite://{}", db.display())).await?);
+    let sql = Arc::new(SqlStore::connect(&format!("sqlite://{}", db.display())).await?);
+    let store: Arc<dyn Store> = Arc::clone(&sql) as Arc<dyn Store>;
     let service = DeploymentService::new(
         Arc::clone(&store),
         Arc::new(DirectoryFiles::new(args.data_dir.join("packages"))),
@@ -124,6 +124,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         args.packages,
         started.elapsed().as_secs_f64()
     );
+    // Closing checkpoints the write-ahead log into the database file, so the server does
+    // not start by checkpointing the fill's hundreds of megabytes while it is measured.
+    drop(service);
+    drop(store);
+    sql.close().await;
     if let Some(path) = args.devices_out {
         let mut text = String::with_capacity(args.computers as usize * 32);
         for n in 0..args.computers {
