@@ -13,7 +13,7 @@ use ocs_deploy_core::agent::{
     Transport, TransportError, Verdict,
 };
 use ocs_deploy_core::fragment::{Assembler, FragmentError};
-use ocs_deploy_core::package::Notification;
+use ocs_deploy_core::package::{DoneAction, Notification};
 use ocs_deploy_core::protocol::{
     DeviceId, DownloadConfig, Hardware, HistoryEntry, PrologReply, Request,
 };
@@ -22,6 +22,7 @@ use ocs_deploy_core::{Action, PackageId, StatusCode, Timestamp};
 
 use crate::exec::{self, RunOutcome, ShellCommand};
 use crate::extract::{self, ExtractLimits};
+use crate::progress::{Event, NoProgress, Progress};
 use crate::state::{StateDir, StateError};
 
 /// The largest info file accepted.
@@ -55,6 +56,12 @@ pub enum Answer {
 pub trait Notifier: Send + Sync + std::fmt::Debug {
     /// Shows it and returns the answer.
     async fn notify(&self, package: PackageId, notification: &Notification) -> Answer;
+
+    /// Shows the done action (`NEED_DONE_ACTION_TEXT`) after the package has run. By
+    /// default it is logged.
+    async fn done(&self, package: PackageId, done: &DoneAction) {
+        tracing::info!(package_id = %package, text = %done.text, "done action");
+    }
 }
 
 /// The non-interactive notifier: nobody is there to answer, so it logs the text and
@@ -132,6 +139,8 @@ pub struct AgentConfig {
     pub notifier: Arc<dyn Notifier>,
     /// Reboots and shuts down.
     pub power: Arc<dyn Power>,
+    /// Receives what the agent is doing (progress bars).
+    pub progress: Arc<dyn Progress>,
 }
 
 impl AgentConfig {
@@ -145,6 +154,7 @@ impl AgentConfig {
             hardware,
             notifier: Arc::new(NonInteractive),
             power: Arc::new(NoPower),
+            progress: Arc::new(NoProgress),
         }
     }
 }
@@ -477,12 +487,26 @@ impl Agent {
         };
         let mut file = self.state.fragment_file(id, n)?;
         let mut receiver = job.receiver(n);
+        let progress = &self.config.progress;
+        let payload = job.info().and_then(|i| i.payload());
+        progress.event(&Event::Fragment {
+            package: id,
+            fragment: n,
+            fragments: payload.map_or(0, |p| p.fragments),
+            size: payload.and_then(|p| p.size),
+        });
+        let mut fetched_bytes = 0u64;
         let fetched: Result<(), String> = async {
             let mut stream = self.transport.get(url).await.map_err(|e| e.to_string())?;
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| e.to_string())?;
                 receiver.push(&chunk);
                 file.write(&chunk).map_err(|e| e.to_string())?;
+                fetched_bytes += chunk.len() as u64;
+                progress.event(&Event::Bytes {
+                    package: id,
+                    bytes: chunk.len() as u64,
+                });
             }
             Ok(())
         }
@@ -499,6 +523,12 @@ impl Agent {
         } else {
             drop(file);
         }
+        progress.event(&Event::FragmentDone {
+            package: id,
+            fragment: n,
+            kept: verdict == Verdict::Keep,
+            bytes: fetched_bytes,
+        });
         self.state.save_job(&job.snapshot())?;
         Ok(())
     }
@@ -517,6 +547,9 @@ impl Agent {
         let Some(job) = self.jobs.get_mut(&id) else {
             return Ok(None);
         };
+        self.config
+            .progress
+            .event(&Event::Installing { package: id });
         let result = match job.info().and_then(|i| i.payload()) {
             Some(payload) => assemble(&self.state, id, payload, &out).await,
             None => Ok(()),
@@ -533,6 +566,11 @@ impl Agent {
         plan: &InstallPlan,
     ) -> Result<Option<Task>, AgentError> {
         let outcome = self.run_install(id, plan).await;
+        if let (Some(done), InstallOutcome::Exited(_) | InstallOutcome::Stored) =
+            (&plan.done_action, outcome)
+        {
+            self.config.notifier.done(id, done).await;
+        }
         let Some(job) = self.jobs.get_mut(&id) else {
             return Ok(None);
         };
@@ -645,6 +683,11 @@ impl Agent {
             }
         };
         job.reported(delivered);
+        self.config.progress.event(&Event::Ended {
+            package: id,
+            status: status.clone(),
+            delivered,
+        });
         if !delivered {
             return Ok(None);
         }

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use ocs_deploy_agent::notify::Terminal;
+use ocs_deploy_agent::progress::{Event, Progress};
 use ocs_deploy_agent::runtime::{Agent, AgentConfig, now};
 use ocs_deploy_agent::state::StateDir;
 use ocs_deploy_core::agent::{BodyStream, Transport, TransportError};
+use ocs_deploy_core::package::{DoneAction, Notification};
 use ocs_deploy_core::protocol::{Hardware, Request};
 use ocs_deploy_core::service::{AffectTarget, BuildRequest, DeploymentService, ServiceConfig};
 use ocs_deploy_core::store::{AffectOptions, PackageRecord, Setting, SettingScope};
@@ -52,6 +55,14 @@ async fn fixture() -> Fixture {
 
 impl Fixture {
     fn agent_with(&self, transport: Arc<dyn Transport>) -> Agent {
+        self.agent_configured(transport, |_| {})
+    }
+
+    fn agent_configured(
+        &self,
+        transport: Arc<dyn Transport>,
+        configure: impl FnOnce(&mut AgentConfig),
+    ) -> Agent {
         let state = StateDir::open(self.dir.path().join("state")).unwrap();
         let hardware = Hardware {
             name: Some("testpc".into()),
@@ -59,12 +70,9 @@ impl Fixture {
             ip_address: Some("10.0.0.7".into()),
             tag: None,
         };
-        Agent::open(
-            transport,
-            state,
-            AgentConfig::new(self.dir.path().join("install"), hardware),
-        )
-        .unwrap()
+        let mut config = AgentConfig::new(self.dir.path().join("install"), hardware);
+        configure(&mut config);
+        Agent::open(transport, state, config).unwrap()
     }
 
     fn agent(&self) -> Agent {
@@ -94,6 +102,16 @@ impl Fixture {
     ) -> PackageRecord {
         let mut request = BuildRequest::new("test", action);
         request.fragment_size = fragment_size;
+        self.deploy_request(agent, request, archive).await
+    }
+
+    /// Builds `request`, activates and affects it to the agent's computer.
+    async fn deploy_request(
+        &self,
+        agent: &Agent,
+        request: BuildRequest,
+        archive: Option<Vec<u8>>,
+    ) -> PackageRecord {
         let stream =
             archive.map(|a| futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(a))]));
         let record = self.service.build(request, stream, now()).await.unwrap();
@@ -508,10 +526,10 @@ async fn with_one_fragment_request_in_five_failing_or_corrupted_every_package_su
     agent.contact().await.unwrap();
     let mut packages = Vec::new();
     let mut seed = XorShift(42);
-    for p in 0..6u64 {
+    for p in 0..6usize {
         // Incompressible content: the archive is split into 9 to 15 fragments.
-        let len = 2000 + 256 * p as usize;
-        let content: Vec<u8> = (0..len).map(|_| seed.next() as u8).collect();
+        let len = 2000 + 256 * p;
+        let content: Vec<u8> = (0..len).map(|_| seed.next().to_le_bytes()[0]).collect();
         let archive = tar_gz(&[TarEntry::file("payload.bin", &content)]).await;
         let target = f.dir.path().join(format!("stored/{p}"));
         let record = f
@@ -628,4 +646,137 @@ async fn a_result_the_server_did_not_take_is_sent_at_the_next_run() {
     agent.contact().await.unwrap();
     assert_eq!(f.status(&agent, package).await.as_deref(), Some("SUCCESS"));
     assert!(!agent.has_pending());
+}
+
+/// Records the agent's progress events.
+#[derive(Debug, Default)]
+struct Recorder(std::sync::Mutex<Vec<Event>>);
+
+impl Progress for Recorder {
+    fn event(&self, event: &Event) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+#[tokio::test]
+async fn the_notification_is_asked_the_done_action_shown_and_progress_reported() {
+    let f = fixture().await;
+    let recorder = Arc::new(Recorder::default());
+    // The user answers "abort" to the first package and accepts the second.
+    let terminal = Arc::new(Terminal::new(&b"abort\n\n"[..], Vec::new()));
+    let mut agent = f.agent_configured(Arc::new(f.transport.clone()), |config| {
+        config.progress = recorder.clone();
+        config.notifier = terminal.clone();
+    });
+    agent.contact().await.unwrap();
+    let mut packages = Vec::new();
+    for name in ["first", "second"] {
+        let archive = tar_gz(&[TarEntry::file("a.txt", name.as_bytes())]).await;
+        let target = f.dir.path().join(name);
+        let mut request = BuildRequest::new(
+            name,
+            Action::Store {
+                path: target.display().to_string(),
+            },
+        );
+        request.fragment_size = 50;
+        request.notification = Notification {
+            enabled: true,
+            text: format!("About to store {name}"),
+            countdown_secs: Some(600),
+            can_abort: true,
+            can_delay: true,
+        };
+        request.done_action = DoneAction {
+            enabled: true,
+            text: format!("{name} stored"),
+        };
+        packages.push((
+            f.deploy_request(&agent, request, Some(archive)).await,
+            target,
+        ));
+        // One after the other: the answers come in the packages' order.
+        agent.run(true, Duration::from_secs(3600)).await.unwrap();
+    }
+    let [(first, first_dir), (second, second_dir)] = &packages[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        f.status(&agent, first.id).await.as_deref(),
+        Some("ERR_ABORTED")
+    );
+    assert!(!first_dir.join("a.txt").exists());
+    assert_eq!(
+        f.status(&agent, second.id).await.as_deref(),
+        Some("SUCCESS")
+    );
+    assert_eq!(std::fs::read(second_dir.join("a.txt")).unwrap(), b"second");
+    drop(agent);
+    let terminal = Arc::into_inner(terminal).unwrap();
+    let shown = String::from_utf8(terminal.into_parts().1).unwrap();
+    assert!(shown.contains("About to store first"), "{shown}");
+    assert!(shown.contains("About to store second"), "{shown}");
+    assert!(!shown.contains("first stored"), "{shown}");
+    assert!(shown.contains("second stored"), "{shown}");
+
+    let events = recorder.0.lock().unwrap().clone();
+    check_events(&events, first, "ERR_ABORTED");
+    check_events(&events, second, "SUCCESS");
+}
+
+/// A package's events: each fragment started in order with the right count and size, all
+/// its bytes, each fragment kept, then installing and the delivered result.
+fn check_events(events: &[Event], record: &PackageRecord, status: &str) {
+    let id = record.id;
+    assert!(record.fragments >= 2, "{}", record.fragments);
+    let mine: Vec<&Event> = events
+        .iter()
+        .filter(|e| match e {
+            Event::Fragment { package, .. }
+            | Event::Bytes { package, .. }
+            | Event::FragmentDone { package, .. }
+            | Event::Installing { package }
+            | Event::Ended { package, .. } => *package == id,
+            _ => false,
+        })
+        .collect();
+    let started: Vec<u32> = mine
+        .iter()
+        .filter_map(|e| match e {
+            Event::Fragment {
+                fragment,
+                fragments,
+                size,
+                ..
+            } => {
+                assert_eq!(*fragments, record.fragments);
+                assert_eq!(*size, Some(record.size));
+                Some(*fragment)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, (1..=record.fragments).collect::<Vec<_>>());
+    let bytes: u64 = mine
+        .iter()
+        .filter_map(|e| match e {
+            Event::Bytes { bytes, .. } => Some(*bytes),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(bytes, record.size);
+    let done = mine
+        .iter()
+        .filter(|e| matches!(e, Event::FragmentDone { kept: true, .. }))
+        .count();
+    assert_eq!(done, record.fragments as usize);
+    assert!(matches!(mine[mine.len() - 2], Event::Installing { .. }));
+    assert_eq!(
+        mine.last().unwrap(),
+        &&Event::Ended {
+            package: id,
+            status: status.parse().unwrap(),
+            delivered: true,
+        }
+    );
 }
