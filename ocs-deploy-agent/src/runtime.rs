@@ -487,6 +487,7 @@ impl Agent {
         };
         let mut file = self.state.fragment_file(id, n)?;
         let mut receiver = job.receiver(n);
+        let failures_before = job.snapshot().failures;
         let progress = &self.config.progress;
         let payload = job.info().and_then(|i| i.payload());
         progress.event(&Event::Fragment {
@@ -529,21 +530,35 @@ impl Agent {
             kept: verdict == Verdict::Keep,
             bytes: fetched_bytes,
         });
-        self.state.save_job(&job.snapshot())?;
+        // A fragment kept changes nothing the job file must hold: the fragments are read
+        // back from the disk. Saved when a failure is counted or forgotten, or the stage
+        // changes (one fsync less per fragment).
+        let snapshot = job.snapshot();
+        if !(verdict == Verdict::Keep
+            && failures_before == 0
+            && snapshot.stage == Stage::Downloading)
+        {
+            self.state.save_job(&snapshot)?;
+        }
         Ok(())
     }
 
-    fn build_path(&self, id: PackageId) -> PathBuf {
-        self.state
-            .root()
-            .join("packages")
-            .join(id.to_string())
-            .join("build")
+    /// The package's fragments, in order: its archive, which is extracted from them
+    /// without being copied into one file.
+    fn archive_parts(&self, id: PackageId) -> Vec<PathBuf> {
+        let fragments = self
+            .jobs
+            .get(&id)
+            .and_then(|j| j.info())
+            .and_then(|i| i.payload())
+            .map_or(0, |p| p.fragments);
+        (1..=fragments)
+            .map(|n| self.state.fragment_path(id, n))
+            .collect()
     }
 
-    /// Assembles the fragments into the archive, checking every digest.
+    /// Checks the package digest over the fragments (the archive).
     async fn build(&mut self, id: PackageId) -> Result<Option<Task>, AgentError> {
-        let out = self.build_path(id);
         let Some(job) = self.jobs.get_mut(&id) else {
             return Ok(None);
         };
@@ -551,9 +566,13 @@ impl Agent {
             .progress
             .event(&Event::Installing { package: id });
         let result = match job.info().and_then(|i| i.payload()) {
-            Some(payload) => assemble(&self.state, id, payload, &out).await,
+            Some(payload) => {
+                tracing::info!(package_id = %id, "downloaded; checking the package digest");
+                verify(&self.state, id, payload).await
+            }
             None => Ok(()),
         };
+        tracing::info!(package_id = %id, ok = result.is_ok(), "package digest checked");
         let next = job.built(result);
         // Saved before anything runs: a crash from here on never runs the package twice.
         self.state.save_job(&job.snapshot())?;
@@ -624,7 +643,8 @@ impl Agent {
             return InstallOutcome::ExtractFailed;
         }
         if plan.has_file {
-            match extract::extract(&self.build_path(id), &target, &self.config.limits).await {
+            let parts = self.archive_parts(id);
+            match extract::extract_parts(&parts, &target, &self.config.limits).await {
                 Ok(summary) => {
                     tracing::info!(package_id = %id, entries = summary.entries, bytes = summary.bytes, "extracted");
                 }
@@ -730,20 +750,26 @@ async fn launch_line(command: String, dir: &Path) -> String {
     }
 }
 
-/// Reads the fragments in order into `out`, verifying each and the whole archive.
-async fn assemble(
+/// Reads the fragments in order and checks the package digest (the archive is the
+/// fragments one after the other; it is never copied into one file).
+///
+/// Each fragment's SHA-256 was checked when it arrived (and again when the jobs were read
+/// back after a restart), so only the package digest is computed here: one hash, not two.
+async fn verify(
     state: &StateDir,
     id: PackageId,
     payload: &ocs_deploy_core::package::Payload,
-    out: &Path,
 ) -> Result<(), BuildError> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncReadExt as _;
     let io = |e: std::io::Error| BuildError::Io {
         out_of_space: e.raw_os_error() == Some(28), // ENOSPC
         message: e.to_string(),
     };
-    let mut assembler = Assembler::new(payload)?;
-    let mut archive = tokio::fs::File::create(out).await.map_err(io)?;
+    let checked = ocs_deploy_core::package::Payload {
+        fragment_sha256: None,
+        ..payload.clone()
+    };
+    let mut assembler = Assembler::new(&checked)?;
     let mut buf = vec![0u8; 1 << 20];
     for n in 1..=payload.fragments {
         assembler.begin_fragment(n)?;
@@ -759,11 +785,9 @@ async fn assemble(
                 break;
             }
             assembler.push(&buf[..read])?;
-            archive.write_all(&buf[..read]).await.map_err(io)?;
         }
         assembler.end_fragment()?;
     }
-    archive.sync_all().await.map_err(io)?;
     assembler.finish()?;
     Ok(())
 }
