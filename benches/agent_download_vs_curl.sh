@@ -11,7 +11,8 @@
 #
 # Environment: SIZE_MIB (default 1024), WORK_DIR (default: a new temp dir; an existing
 # random.bin and package.tar.gz of the right size there are reused), RUNS (default 3, best
-# of), MAX_RATIO (default 1.3), MAX_RSS_KIB (default 65536).
+# of), MAX_RATIO (default 1.3), MAX_RSS_KIB (default 65536), AGENT_PREFIX (words put before
+# the timed agent command, for profiling: AGENT_PREFIX="perf record -g -o /tmp/agent.perf").
 set -euo pipefail
 
 SIZE_MIB=${SIZE_MIB:-1024}
@@ -109,7 +110,8 @@ agent_run() {
     device=$(cat "$state/device-id")
     server package affect "$ID" --device "$device" >/dev/null
     stats=$(mktemp)
-    /usr/bin/time -f '%e %M' -o "$stats" "$AGENT" --server "https://$HTTPS/ocsinventory" \
+    # shellcheck disable=SC2086 # AGENT_PREFIX is a list of words
+    /usr/bin/time -f '%e %M' -o "$stats" ${AGENT_PREFIX:-} "$AGENT" --server "https://$HTTPS/ocsinventory" \
         --ca "$DATA/cacert.pem" --state-dir "$state" --once --non-interactive \
         2>"$WORK_DIR/agent.log"
     read -r RUN_S RUN_KIB <"$stats"

@@ -101,7 +101,7 @@ fn main() -> ExitCode {
         )
         .with_writer(move || logs.clone())
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -424,7 +424,14 @@ impl Agent {
                     tracing::debug!(?latency, "pausing");
                     let wait =
                         Duration::from_millis(until.as_millis().saturating_sub(at.as_millis()));
-                    tokio::time::sleep(wait).await;
+                    // A zero latency is no pause: a timer of zero still waits for the next
+                    // tick of the timer wheel (1 ms, far more on a loaded machine), three
+                    // times per fragment (fragment, cycle and period latencies).
+                    if wait.is_zero() {
+                        tokio::task::yield_now().await;
+                    } else {
+                        tokio::time::sleep(wait).await;
+                    }
                 }
                 Next::InProgress(_) => {}
                 Next::Idle => return Ok(()),
