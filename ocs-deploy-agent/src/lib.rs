@@ -20,5 +20,6 @@ pub mod exec;
 pub mod extract;
 pub mod notify;
 pub mod progress;
+mod running_digest;
 pub mod runtime;
 pub mod state;

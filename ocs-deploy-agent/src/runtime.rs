@@ -23,6 +23,7 @@ use ocs_deploy_core::{Action, PackageId, StatusCode, Timestamp};
 use crate::exec::{self, RunOutcome, ShellCommand};
 use crate::extract::{self, ExtractLimits};
 use crate::progress::{Event, NoProgress, Progress};
+use crate::running_digest::RunningDigest;
 use crate::state::{StateDir, StateError};
 
 /// The largest info file accepted.
@@ -201,6 +202,8 @@ pub struct Agent {
     jobs: BTreeMap<PackageId, Job>,
     scheduler: Scheduler,
     download: DownloadConfig,
+    /// Package digests computed while the fragments arrive.
+    digests: BTreeMap<PackageId, RunningDigest>,
 }
 
 impl Agent {
@@ -229,6 +232,7 @@ impl Agent {
             config,
             device,
             jobs: BTreeMap::new(),
+            digests: BTreeMap::new(),
         };
         for stored in agent.state.jobs()? {
             let job = Job::restore(stored.into_snapshot(), agent.config.job.clone());
@@ -503,12 +507,24 @@ impl Agent {
             fragments: payload.map_or(0, |p| p.fragments),
             size: payload.and_then(|p| p.size),
         });
+        // The package digest follows in its own thread (started at the first fragment).
+        let mut digest = self
+            .digests
+            .remove(&id)
+            .filter(|d| d.expects() == n)
+            .or_else(|| payload.filter(|_| n == 1).and_then(RunningDigest::start));
+        if let Some(d) = &mut digest {
+            d.begin(n);
+        }
         let mut fetched_bytes = 0u64;
         let fetched: Result<(), String> = async {
             let mut stream = self.transport.get(url).await.map_err(|e| e.to_string())?;
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| e.to_string())?;
                 receiver.push(&chunk);
+                if let Some(d) = &mut digest {
+                    d.bytes(chunk.clone());
+                }
                 file.write(&chunk).map_err(|e| e.to_string())?;
                 fetched_bytes += chunk.len() as u64;
                 progress.event(&Event::Bytes {
@@ -526,6 +542,10 @@ impl Agent {
                 job.fragment_fetched(Err(FetchFailed))
             }
         };
+        if let Some(mut d) = digest {
+            d.end(verdict == Verdict::Keep);
+            self.digests.insert(id, d);
+        }
         if verdict == Verdict::Keep {
             file.commit()?;
         } else {
@@ -572,14 +592,19 @@ impl Agent {
         self.config
             .progress
             .event(&Event::Installing { package: id });
+        let pipelined = match self.digests.remove(&id) {
+            Some(digest) => digest.verified().await,
+            None => false,
+        };
         let result = match job.info().and_then(|i| i.payload()) {
+            Some(_) if pipelined => Ok(()),
             Some(payload) => {
                 tracing::info!(package_id = %id, "downloaded; checking the package digest");
                 verify(&self.state, id, payload).await
             }
             None => Ok(()),
         };
-        tracing::info!(package_id = %id, ok = result.is_ok(), "package digest checked");
+        tracing::info!(package_id = %id, ok = result.is_ok(), pipelined, "package digest checked");
         let next = job.built(result);
         // Saved before anything runs: a crash from here on never runs the package twice.
         self.state.save_job(&job.snapshot())?;
@@ -724,6 +749,7 @@ impl Agent {
         }
         self.state.remove_package(id)?;
         self.jobs.remove(&id);
+        self.digests.remove(&id);
         self.scheduler.remove(id);
         Ok(Some(status))
     }
