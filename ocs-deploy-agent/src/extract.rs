@@ -158,11 +158,16 @@ pub async fn extract(
     target: &Path,
     limits: &ExtractLimits,
 ) -> Result<ExtractSummary, ExtractError> {
-    extract_parts(&[archive.to_owned()], target, limits).await
+    extract_parts(&[archive.to_owned()], target, limits, false).await
 }
 
 /// [`extract`] for an archive stored in consecutive parts (a package's fragments, in
 /// order), read as one file without being copied into one.
+///
+/// With `remove_read_parts`, the parts of a TAR.GZ are removed one by one as the extraction
+/// passes them (so that most of their bytes never have to reach the disk); ZIP parts,
+/// read in any order, stay. The agent does so: once a package's extraction starts, its
+/// fragments are never needed again.
 ///
 /// # Errors
 /// As [`extract`].
@@ -172,13 +177,14 @@ pub async fn extract(
 /// use ocs_deploy_agent::extract::{extract_parts, ExtractLimits};
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let parts = ["1700000000-1".into(), "1700000000-2".into()];
-/// extract_parts(&parts, "pkg".as_ref(), &ExtractLimits::default()).await?;
+/// extract_parts(&parts, "pkg".as_ref(), &ExtractLimits::default(), false).await?;
 /// # Ok(()) }
 /// ```
 pub async fn extract_parts(
     parts: &[PathBuf],
     target: &Path,
     limits: &ExtractLimits,
+    remove_read_parts: bool,
 ) -> Result<ExtractSummary, ExtractError> {
     let list = parts.to_vec();
     let (parts, head) = blocking(move || {
@@ -198,7 +204,7 @@ pub async fn extract_parts(
             let target = target.to_owned();
             blocking(move || extract_zip(parts, &target, limits)).await
         }
-        ArchiveKind::TarGz => extract_tar_gz(&parts, target, limits).await,
+        ArchiveKind::TarGz => extract_tar_gz(&parts, target, limits, remove_read_parts).await,
         ArchiveKind::None => Err(ExtractError::Corrupt("not an archive".into())),
     }
 }
@@ -221,6 +227,10 @@ struct Parts {
     pos: u64,
     /// The part open, and where its file's cursor is in the whole.
     current: Option<(usize, std::fs::File)>,
+    /// Remove each part once read past (reading in order only).
+    remove_read: bool,
+    /// Parts before this one are removed.
+    removed: usize,
 }
 
 impl Clone for Parts {
@@ -230,6 +240,8 @@ impl Clone for Parts {
             len: self.len,
             pos: 0,
             current: None,
+            remove_read: false,
+            removed: 0,
         }
     }
 }
@@ -250,7 +262,19 @@ impl Parts {
             len,
             pos: 0,
             current: None,
+            remove_read: false,
+            removed: 0,
         })
+    }
+
+    /// Removes the parts before `upto` not removed yet.
+    fn remove_before(&mut self, upto: usize) {
+        while self.removed < upto {
+            if let Some((path, _)) = self.files.get(self.removed) {
+                let _ = std::fs::remove_file(path);
+            }
+            self.removed += 1;
+        }
     }
 
     /// The part holding byte `pos`, and where it ends.
@@ -268,8 +292,15 @@ impl Read for Parts {
             return Ok(0);
         }
         let Some((i, end)) = self.part_at(self.pos) else {
+            if self.remove_read {
+                self.current = None;
+                self.remove_before(self.files.len());
+            }
             return Ok(0);
         };
+        if self.remove_read {
+            self.remove_before(i);
+        }
         let file = match &mut self.current {
             Some((open, file)) if *open == i => file,
             current => {
@@ -620,6 +651,7 @@ async fn extract_tar_gz(
     archive: &Parts,
     root: &Path,
     limits: ExtractLimits,
+    remove_read_parts: bool,
 ) -> Result<ExtractSummary, ExtractError> {
     // Stream bytes are bounded: contents plus headers, so a gzip bomb stops at the cap.
     let cap = limits.max_bytes.saturating_add(
@@ -632,7 +664,7 @@ async fn extract_tar_gz(
     let mut declared: u64 = 0;
     let mut entries_seen: u64 = 0;
     {
-        let mut tar = open_tar(archive, cap);
+        let mut tar = open_tar(archive, cap, false);
         let mut entries = tar.entries()?;
         while let Some(entry) = entries.next().await {
             let entry = entry.map_err(|e| ExtractError::Corrupt(e.to_string()))?;
@@ -655,7 +687,7 @@ async fn extract_tar_gz(
     }
     check_space(root, declared, &limits)?;
     let mut writer = Writer::new(root, limits);
-    let mut tar = open_tar(archive, cap);
+    let mut tar = open_tar(archive, cap, remove_read_parts);
     let mut entries = tar.entries()?;
     while let Some(entry) = entries.next().await {
         let mut entry = entry.map_err(|e| ExtractError::Corrupt(e.to_string()))?;
@@ -754,8 +786,11 @@ fn read_parts(mut parts: Parts) -> ArchiveReader {
 fn open_tar(
     archive: &Parts,
     cap: u64,
+    remove_read_parts: bool,
 ) -> tokio_tar::Archive<tokio::io::Take<GzipDecoder<ArchiveReader>>> {
-    let mut gz = GzipDecoder::new(read_parts(archive.clone()));
+    let mut parts = archive.clone();
+    parts.remove_read = remove_read_parts;
+    let mut gz = GzipDecoder::new(read_parts(parts));
     gz.multiple_members(true);
     tokio_tar::ArchiveBuilder::new(gz.take(cap))
         .set_allow_external_symlinks(false)

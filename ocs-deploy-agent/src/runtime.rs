@@ -676,7 +676,9 @@ impl Agent {
         }
         if plan.has_file {
             let parts = self.archive_parts(id);
-            match extract::extract_parts(&parts, &target, &self.config.limits).await {
+            // The fragments go as they are read: the job is `Installing`, so they are
+            // never read again (a crash from here on reports, it does not extract again).
+            match extract::extract_parts(&parts, &target, &self.config.limits, true).await {
                 Ok(summary) => {
                     tracing::info!(package_id = %id, entries = summary.entries, bytes = summary.bytes, "extracted");
                 }

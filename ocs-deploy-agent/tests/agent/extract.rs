@@ -422,7 +422,7 @@ async fn an_archive_in_parts_is_extracted_as_one() {
             parts.push(path);
         }
         let target = dir.path().join("target");
-        let summary = extract_parts(&parts, &target, &ExtractLimits::default())
+        let summary = extract_parts(&parts, &target, &ExtractLimits::default(), false)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(summary.bytes, content.len() as u64 + 3, "{name}");
@@ -440,10 +440,22 @@ async fn an_archive_in_parts_is_extracted_as_one() {
         let target = dir.path().join("short");
         let short = [parts[0].clone(), parts[1].clone(), parts[4].clone()];
         assert!(
-            extract_parts(&short, &target, &ExtractLimits::default())
+            extract_parts(&short, &target, &ExtractLimits::default(), false)
                 .await
                 .is_err(),
             "{name}"
         );
+        // Removing the parts read: a TAR.GZ's go, a ZIP's (read in any order) stay.
+        let target = dir.path().join("again");
+        extract_parts(&parts, &target, &ExtractLimits::default(), true)
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(target.join("d/a.bin")).unwrap(),
+            content,
+            "{name}"
+        );
+        let left = parts.iter().filter(|p| p.exists()).count();
+        assert_eq!(left, if name == "zip" { parts.len() } else { 0 }, "{name}");
     }
 }
