@@ -218,17 +218,12 @@ impl Progress for Bars {
                 } else {
                     format!("package {package}: {status} (not delivered yet, kept)")
                 };
-                match bars.remove(package) {
-                    Some((bar, _)) => {
-                        if let Ok(style) = ProgressStyle::with_template("{msg}") {
-                            bar.set_style(style);
-                        }
-                        bar.finish_with_message(line);
-                    }
-                    None => {
-                        let _ = self.multi.println(line);
-                    }
+                // The bar goes; the line stays above the other packages' bars.
+                if let Some((bar, _)) = bars.remove(package) {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
                 }
+                let _ = self.multi.println(line);
             }
             _ => {}
         }
