@@ -32,10 +32,12 @@ for tool in curl sha256sum gzip tar; do
     }
 done
 
+OWN_WORK_DIR=
 if [[ -n ${WORK_DIR:-} ]]; then
     mkdir -p "$WORK_DIR"
 else
     WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/agent-bench.XXXXXX")
+    OWN_WORK_DIR=1
 fi
 FILE=$WORK_DIR/random.bin
 ARCHIVE=$WORK_DIR/package.tar.gz
@@ -48,6 +50,10 @@ cleanup() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     rm -rf "$DATA" "$STORED" "$WORK_DIR"/state-*
+    # A temporary work folder goes whole (2 GiB); a given one keeps its inputs for reuse.
+    if [[ -n $OWN_WORK_DIR ]]; then
+        rm -rf "$WORK_DIR"
+    fi
 }
 trap cleanup EXIT
 
