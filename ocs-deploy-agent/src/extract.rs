@@ -11,13 +11,20 @@
 //! for space), as [`ExtractError::status`] says.
 
 use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
 
 use async_compression::tokio::bufread::GzipDecoder;
+use bytes::Bytes;
 use futures::StreamExt as _;
+use futures::stream::BoxStream;
 use ocs_deploy_core::{ArchiveKind, StatusCode};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_util::io::StreamReader;
+
+/// The buffer size for reading archives and writing files (each read or write of a tokio
+/// file is a trip to the blocking pool: few large ones, not many of 8 KiB).
+const IO_BUFFER: usize = 1 << 20;
 
 /// Bounds on what one archive may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,24 +158,186 @@ pub async fn extract(
     target: &Path,
     limits: &ExtractLimits,
 ) -> Result<ExtractSummary, ExtractError> {
-    let mut head = [0u8; 4];
-    let mut file = tokio::fs::File::open(archive).await?;
-    let n = file.read(&mut head).await?;
-    let kind = ArchiveKind::detect(&head[..n])
+    extract_parts(&[archive.to_owned()], target, limits, false).await
+}
+
+/// [`extract`] for an archive stored in consecutive parts (a package's fragments, in
+/// order), read as one file without being copied into one.
+///
+/// With `remove_read_parts`, the parts of a TAR.GZ are removed one by one as the extraction
+/// passes them (so that most of their bytes never have to reach the disk); ZIP parts,
+/// read in any order, stay. The agent does so: once a package's extraction starts, its
+/// fragments are never needed again.
+///
+/// # Errors
+/// As [`extract`].
+///
+/// # Example
+/// ```no_run
+/// use ocs_deploy_agent::extract::{extract_parts, ExtractLimits};
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let parts = ["1700000000-1".into(), "1700000000-2".into()];
+/// extract_parts(&parts, "pkg".as_ref(), &ExtractLimits::default(), false).await?;
+/// # Ok(()) }
+/// ```
+pub async fn extract_parts(
+    parts: &[PathBuf],
+    target: &Path,
+    limits: &ExtractLimits,
+    remove_read_parts: bool,
+) -> Result<ExtractSummary, ExtractError> {
+    let list = parts.to_vec();
+    let (parts, head) = blocking(move || {
+        let mut parts = Parts::open(list)?;
+        let mut head = Vec::with_capacity(4);
+        (&mut parts).take(4).read_to_end(&mut head)?;
+        parts.seek(SeekFrom::Start(0))?;
+        Ok((parts, head))
+    })
+    .await?;
+    let kind = ArchiveKind::detect(&head)
         .ok_or_else(|| ExtractError::Corrupt("not a ZIP or gzip archive".into()))?;
-    drop(file);
     tokio::fs::create_dir_all(target).await?;
     let limits = *limits;
     match kind {
         ArchiveKind::Zip => {
-            let archive = archive.to_owned();
             let target = target.to_owned();
-            tokio::task::spawn_blocking(move || extract_zip(&archive, &target, limits))
-                .await
-                .map_err(|e| ExtractError::Io(io::Error::other(e)))?
+            blocking(move || extract_zip(parts, &target, limits)).await
         }
-        ArchiveKind::TarGz => extract_tar_gz(archive, target, limits).await,
+        ArchiveKind::TarGz => extract_tar_gz(&parts, target, limits, remove_read_parts).await,
         ArchiveKind::None => Err(ExtractError::Corrupt("not an archive".into())),
+    }
+}
+
+/// Runs blocking file work off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ExtractError> + Send + 'static,
+) -> Result<T, ExtractError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ExtractError::Io(io::Error::other(e)))?
+}
+
+/// Files read one after the other as one: the parts of an archive.
+#[derive(Debug)]
+struct Parts {
+    /// Each part and the offset where it starts.
+    files: Vec<(PathBuf, u64)>,
+    len: u64,
+    pos: u64,
+    /// The part open, and where its file's cursor is in the whole.
+    current: Option<(usize, std::fs::File)>,
+    /// Remove each part once read past (reading in order only).
+    remove_read: bool,
+    /// Parts before this one are removed.
+    removed: usize,
+}
+
+impl Clone for Parts {
+    fn clone(&self) -> Self {
+        Self {
+            files: self.files.clone(),
+            len: self.len,
+            pos: 0,
+            current: None,
+            remove_read: false,
+            removed: 0,
+        }
+    }
+}
+
+impl Parts {
+    fn open(paths: Vec<PathBuf>) -> io::Result<Self> {
+        let mut parts = Vec::with_capacity(paths.len());
+        let mut len: u64 = 0;
+        for path in paths {
+            let size = std::fs::metadata(&path)?.len();
+            parts.push((path, len));
+            len = len
+                .checked_add(size)
+                .ok_or_else(|| io::Error::other("archive too large"))?;
+        }
+        Ok(Self {
+            files: parts,
+            len,
+            pos: 0,
+            current: None,
+            remove_read: false,
+            removed: 0,
+        })
+    }
+
+    /// Removes the parts before `upto` not removed yet.
+    fn remove_before(&mut self, upto: usize) {
+        while self.removed < upto {
+            if let Some((path, _)) = self.files.get(self.removed) {
+                let _ = std::fs::remove_file(path);
+            }
+            self.removed += 1;
+        }
+    }
+
+    /// The part holding byte `pos`, and where it ends.
+    fn part_at(&self, pos: u64) -> Option<(usize, u64)> {
+        let i = self.files.partition_point(|(_, start)| *start <= pos);
+        let i = i.checked_sub(1)?;
+        let end = self.files.get(i + 1).map_or(self.len, |(_, start)| *start);
+        (pos < end).then_some((i, end))
+    }
+}
+
+impl Read for Parts {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let Some((i, end)) = self.part_at(self.pos) else {
+            if self.remove_read {
+                self.current = None;
+                self.remove_before(self.files.len());
+            }
+            return Ok(0);
+        };
+        if self.remove_read {
+            self.remove_before(i);
+        }
+        let file = match &mut self.current {
+            Some((open, file)) if *open == i => file,
+            current => {
+                let (path, start) = &self.files[i];
+                let mut file = std::fs::File::open(path)?;
+                file.seek(SeekFrom::Start(self.pos - start))?;
+                &mut current.insert((i, file)).1
+            }
+        };
+        let want = usize::try_from(end - self.pos)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "an archive part is shorter than when it was opened",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Parts {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek out of range"))?;
+        if pos != self.pos {
+            self.current = None;
+            self.pos = pos;
+        }
+        Ok(pos)
     }
 }
 
@@ -409,12 +578,11 @@ fn check_space(root: &Path, declared: u64, limits: &ExtractLimits) -> Result<(),
 }
 
 fn extract_zip(
-    archive: &Path,
+    archive: Parts,
     root: &Path,
     limits: ExtractLimits,
 ) -> Result<ExtractSummary, ExtractError> {
-    let file = std::fs::File::open(archive)?;
-    let mut zip = zip::ZipArchive::new(io::BufReader::new(file))
+    let mut zip = zip::ZipArchive::new(io::BufReader::new(archive))
         .map_err(|e| ExtractError::Corrupt(e.to_string()))?;
     if zip.len() as u64 > limits.max_entries {
         return Err(ExtractError::TooManyEntries {
@@ -480,9 +648,10 @@ fn extract_zip(
 const TAR_OVERHEAD: u64 = 1536;
 
 async fn extract_tar_gz(
-    archive: &Path,
+    archive: &Parts,
     root: &Path,
     limits: ExtractLimits,
+    remove_read_parts: bool,
 ) -> Result<ExtractSummary, ExtractError> {
     // Stream bytes are bounded: contents plus headers, so a gzip bomb stops at the cap.
     let cap = limits.max_bytes.saturating_add(
@@ -495,7 +664,7 @@ async fn extract_tar_gz(
     let mut declared: u64 = 0;
     let mut entries_seen: u64 = 0;
     {
-        let mut tar = open_tar(archive, cap).await?;
+        let mut tar = open_tar(archive, cap, false);
         let mut entries = tar.entries()?;
         while let Some(entry) = entries.next().await {
             let entry = entry.map_err(|e| ExtractError::Corrupt(e.to_string()))?;
@@ -518,7 +687,7 @@ async fn extract_tar_gz(
     }
     check_space(root, declared, &limits)?;
     let mut writer = Writer::new(root, limits);
-    let mut tar = open_tar(archive, cap).await?;
+    let mut tar = open_tar(archive, cap, remove_read_parts);
     let mut entries = tar.entries()?;
     while let Some(entry) = entries.next().await {
         let mut entry = entry.map_err(|e| ExtractError::Corrupt(e.to_string()))?;
@@ -540,11 +709,13 @@ async fn extract_tar_gz(
             writer.dir(&name, &rel)?;
         } else if kind.is_file() || kind.is_contiguous() {
             let path = writer.prepare(&name, &rel)?;
-            let mut out = tokio::fs::OpenOptions::new()
+            let out = tokio::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&path)
                 .await?;
+            // Large writes: each write to a tokio file is a trip to the blocking pool.
+            let mut out = tokio::io::BufWriter::with_capacity(IO_BUFFER, out);
             let budget = writer.budget();
             let copied =
                 tokio::io::copy(&mut (&mut entry).take(budget.saturating_add(1)), &mut out)
@@ -582,26 +753,92 @@ async fn extract_tar_gz(
     writer.finish()
 }
 
-async fn open_tar(
-    archive: &Path,
+/// The bytes of an archive as an async stream: a blocking thread reads the parts in
+/// blocks of [`IO_BUFFER`] (at most two blocks wait in the channel).
+type ArchiveReader = StreamReader<BoxStream<'static, io::Result<Bytes>>, Bytes>;
+
+fn read_parts(mut parts: Parts) -> ArchiveReader {
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(2);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut block = vec![0u8; IO_BUFFER];
+            let item = match parts.read(&mut block) {
+                Ok(0) => return,
+                Ok(n) => {
+                    block.truncate(n);
+                    Ok(Bytes::from(block))
+                }
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            // The reader gone (extraction stopped): nothing more to read.
+            if tx.blocking_send(item).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    StreamReader::new(stream.boxed())
+}
+
+fn open_tar(
+    archive: &Parts,
     cap: u64,
-) -> Result<
-    tokio_tar::Archive<tokio::io::Take<GzipDecoder<BufReader<tokio::fs::File>>>>,
-    ExtractError,
-> {
-    let file = tokio::fs::File::open(archive).await?;
-    let mut gz = GzipDecoder::new(BufReader::new(file));
+    remove_read_parts: bool,
+) -> tokio_tar::Archive<tokio::io::Take<GzipDecoder<ArchiveReader>>> {
+    let mut parts = archive.clone();
+    parts.remove_read = remove_read_parts;
+    let mut gz = GzipDecoder::new(read_parts(parts));
     gz.multiple_members(true);
-    Ok(tokio_tar::ArchiveBuilder::new(gz.take(cap))
+    tokio_tar::ArchiveBuilder::new(gz.take(cap))
         .set_allow_external_symlinks(false)
         .set_preserve_permissions(false)
         .set_unpack_xattrs(false)
-        .build())
+        .build()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_read_and_seek_as_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Vec::new();
+        let mut whole = Vec::new();
+        for (i, content) in [&b"hello "[..], b"", b"wor", b"ld!"].iter().enumerate() {
+            let path = dir.path().join(format!("part-{i}"));
+            std::fs::write(&path, content).unwrap();
+            paths.push(path);
+            whole.extend_from_slice(content);
+        }
+        let mut parts = Parts::open(paths.clone()).unwrap();
+        let mut read = Vec::new();
+        parts.read_to_end(&mut read).unwrap();
+        assert_eq!(read, whole);
+        // Reads stop at each part's end; seeks land anywhere.
+        assert_eq!(parts.seek(SeekFrom::Start(4)).unwrap(), 4);
+        let mut buf = [0u8; 16];
+        assert_eq!(parts.read(&mut buf).unwrap(), 2);
+        assert_eq!(&buf[..2], b"o ");
+        assert_eq!(parts.seek(SeekFrom::End(-4)).unwrap(), 8);
+        let mut tail = String::new();
+        parts.read_to_string(&mut tail).unwrap();
+        assert_eq!(tail, "rld!");
+        assert_eq!(parts.seek(SeekFrom::Current(-6)).unwrap(), 6);
+        let mut buf = [0u8; 3];
+        parts.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"wor");
+        assert!(parts.seek(SeekFrom::Current(-100)).is_err());
+        // A part that shrank after it was opened is an error, not a short archive.
+        std::fs::write(&paths[3], b"l").unwrap();
+        parts.seek(SeekFrom::Start(0)).unwrap();
+        assert!(parts.read_to_end(&mut Vec::new()).is_err());
+        // A part that is missing.
+        assert!(Parts::open(vec![dir.path().join("missing")]).is_err());
+    }
 
     #[test]
     fn names_stay_inside() {

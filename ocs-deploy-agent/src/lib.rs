@@ -10,10 +10,16 @@
 //!
 //! - [`runtime`]: the [`Agent`](runtime::Agent): contacts, the schedule with real time,
 //!   downloads into the state directory, builds, installs and reports.
+//! - [`notify`]: notifications and done actions on a terminal ([`notify::Terminal`]).
+//! - [`progress`]: what the agent is doing, for progress bars ([`progress::Progress`]).
 //!
-//! The `ocs-deploy-agent` binary is to come.
+//! The `ocs-deploy-agent` binary (feature `cli`) runs an [`Agent`](runtime::Agent) against
+//! an OCS server over HTTPS.
 
 pub mod exec;
 pub mod extract;
+pub mod notify;
+pub mod progress;
+mod running_digest;
 pub mod runtime;
 pub mod state;

@@ -9,15 +9,25 @@
 //! (name, OS, IP), runs the download schedule with the server's latencies, and posts the
 //! results. With `--once` it exits when nothing is left to do; otherwise it contacts the
 //! server again every `--prolog-every`.
+//!
+//! On a terminal it draws a progress bar per package download and a line per result, and
+//! asks the user when a package wants a notification (unless `--non-interactive`); without
+//! a terminal it logs, and notifications accept at the end of their countdown.
 
+use std::collections::HashMap;
+use std::io::{IsTerminal as _, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use ocs_deploy_agent::notify::Terminal;
+use ocs_deploy_agent::progress::{Event, Progress};
 use ocs_deploy_agent::runtime::{Agent, AgentConfig, SystemPower};
 use ocs_deploy_agent::state::StateDir;
+use ocs_deploy_core::PackageId;
 use ocs_deploy_core::agent::ResultStyle;
 use ocs_deploy_core::protocol::Hardware;
 use ocs_deploy_http::client::HttpTransport;
@@ -26,6 +36,7 @@ use tracing_subscriber::EnvFilter;
 /// Deploys the packages an OCS Inventory NG (or ocs-deploy) server offers this computer.
 #[derive(Debug, Parser)]
 #[command(version, about)]
+#[expect(clippy::struct_excessive_bools, reason = "command-line switches")]
 struct Args {
     /// The server's communication URL, e.g. `https://ocs.example.com/ocsinventory`.
     #[arg(long, env = "OCS_DEPLOY_SERVER")]
@@ -59,6 +70,10 @@ struct Args {
     /// Allow POSTCMD to reboot or shut the computer down.
     #[arg(long)]
     allow_power: bool,
+    /// Never ask on the terminal: notifications are logged and accept at the end of their
+    /// countdown (the default when stdin is not a terminal).
+    #[arg(long)]
+    non_interactive: bool,
     /// The `User-Agent` sent (default: the Unix agent's `OCS-NG_unified_unix_agent_v2.10.0`
     /// followed by ours, which OCS servers 2.1 and later accept). OCS servers answer a
     /// PROLOG only from agents they know: `<name>_v<version>`, or a string listed in their
@@ -74,16 +89,32 @@ enum Style {
     Windows,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let args = Args::parse();
+    // Bars are drawn only on a terminal (indicatif hides them otherwise); logs and
+    // notifications are written around them.
+    let multi = MultiProgress::new();
+    let logs = Stderr(multi.clone());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(move || logs.clone())
         .init();
-    let args = Args::parse();
-    match run(args).await {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("ocs-deploy-agent: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(args, multi));
+    // A terminal notifier may be waiting on stdin in a blocking thread: do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!(
@@ -95,7 +126,111 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+/// Standard error, written with the progress bars out of the way.
+#[derive(Debug, Clone)]
+struct Stderr(MultiProgress);
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.suspend(|| std::io::stderr().write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// A progress bar per package download, a line per result.
+#[derive(Debug)]
+struct Bars {
+    multi: MultiProgress,
+    /// Each package's bar, and whether it counts bytes (else fragments: the info file
+    /// gave no size).
+    bars: Mutex<HashMap<PackageId, (ProgressBar, bool)>>,
+}
+
+impl Bars {
+    fn bar(&self, size: Option<u64>, fragments: u32) -> (ProgressBar, bool) {
+        let (len, template) = match size {
+            Some(size) => (
+                size,
+                "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            ),
+            None => (u64::from(fragments), "{msg} {bar:30} {pos}/{len} fragments"),
+        };
+        let bar = self.multi.add(ProgressBar::new(len));
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        (bar, size.is_some())
+    }
+}
+
+impl Progress for Bars {
+    fn event(&self, event: &Event) {
+        let mut bars = match self.bars.lock() {
+            Ok(bars) => bars,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match event {
+            Event::Fragment {
+                package,
+                fragment,
+                fragments,
+                size,
+            } => {
+                let (bar, _) = bars
+                    .entry(*package)
+                    .or_insert_with(|| self.bar(*size, *fragments));
+                bar.set_message(format!(
+                    "package {package}: fragment {fragment}/{fragments}"
+                ));
+            }
+            Event::Bytes { package, bytes } => {
+                if let Some((bar, true)) = bars.get(package) {
+                    bar.inc(*bytes);
+                }
+            }
+            Event::FragmentDone {
+                package,
+                kept,
+                bytes,
+                ..
+            } => match bars.get(package) {
+                Some((bar, true)) if !kept => {
+                    bar.set_position(bar.position().saturating_sub(*bytes));
+                }
+                Some((bar, false)) if *kept => bar.inc(1),
+                _ => {}
+            },
+            Event::Installing { package } => {
+                if let Some((bar, _)) = bars.get(package) {
+                    bar.set_message(format!("package {package}: installing"));
+                }
+            }
+            Event::Ended {
+                package,
+                status,
+                delivered,
+            } => {
+                let line = if *delivered {
+                    format!("package {package}: {status}")
+                } else {
+                    format!("package {package}: {status} (not delivered yet, kept)")
+                };
+                // The bar goes; the line stays above the other packages' bars.
+                if let Some((bar, _)) = bars.remove(package) {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                let _ = self.multi.println(line);
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn run(args: Args, multi: MultiProgress) -> Result<(), Box<dyn std::error::Error>> {
     let mut transport = HttpTransport::builder(&args.server)
         .ca_file(&args.ca)
         .allow_plain_http_info(args.allow_plain_http_info);
@@ -122,6 +257,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     if args.allow_power {
         config.power = Arc::new(SystemPower);
+    }
+    if std::io::stderr().is_terminal() {
+        config.progress = Arc::new(Bars {
+            multi: multi.clone(),
+            bars: Mutex::new(HashMap::new()),
+        });
+    }
+    if !args.non_interactive && std::io::stdin().is_terminal() {
+        config.notifier = Arc::new(Terminal::new(
+            tokio::io::BufReader::new(tokio::io::stdin()),
+            Stderr(multi),
+        ));
     }
     let mut agent = Agent::open(Arc::new(transport), state, config)?;
     tracing::info!(device_id = %agent.device_id(), server = %args.server, "agent starting");

@@ -13,7 +13,7 @@ use ocs_deploy_core::agent::{
     Transport, TransportError, Verdict,
 };
 use ocs_deploy_core::fragment::{Assembler, FragmentError};
-use ocs_deploy_core::package::Notification;
+use ocs_deploy_core::package::{DoneAction, Notification};
 use ocs_deploy_core::protocol::{
     DeviceId, DownloadConfig, Hardware, HistoryEntry, PrologReply, Request,
 };
@@ -22,6 +22,8 @@ use ocs_deploy_core::{Action, PackageId, StatusCode, Timestamp};
 
 use crate::exec::{self, RunOutcome, ShellCommand};
 use crate::extract::{self, ExtractLimits};
+use crate::progress::{Event, NoProgress, Progress};
+use crate::running_digest::RunningDigest;
 use crate::state::{StateDir, StateError};
 
 /// The largest info file accepted.
@@ -55,6 +57,12 @@ pub enum Answer {
 pub trait Notifier: Send + Sync + std::fmt::Debug {
     /// Shows it and returns the answer.
     async fn notify(&self, package: PackageId, notification: &Notification) -> Answer;
+
+    /// Shows the done action (`NEED_DONE_ACTION_TEXT`) after the package has run. By
+    /// default it is logged.
+    async fn done(&self, package: PackageId, done: &DoneAction) {
+        tracing::info!(package_id = %package, text = %done.text, "done action");
+    }
 }
 
 /// The non-interactive notifier: nobody is there to answer, so it logs the text and
@@ -132,6 +140,8 @@ pub struct AgentConfig {
     pub notifier: Arc<dyn Notifier>,
     /// Reboots and shuts down.
     pub power: Arc<dyn Power>,
+    /// Receives what the agent is doing (progress bars).
+    pub progress: Arc<dyn Progress>,
 }
 
 impl AgentConfig {
@@ -145,6 +155,7 @@ impl AgentConfig {
             hardware,
             notifier: Arc::new(NonInteractive),
             power: Arc::new(NoPower),
+            progress: Arc::new(NoProgress),
         }
     }
 }
@@ -191,6 +202,8 @@ pub struct Agent {
     jobs: BTreeMap<PackageId, Job>,
     scheduler: Scheduler,
     download: DownloadConfig,
+    /// Package digests computed while the fragments arrive.
+    digests: BTreeMap<PackageId, RunningDigest>,
 }
 
 impl Agent {
@@ -219,6 +232,7 @@ impl Agent {
             config,
             device,
             jobs: BTreeMap::new(),
+            digests: BTreeMap::new(),
         };
         for stored in agent.state.jobs()? {
             let job = Job::restore(stored.into_snapshot(), agent.config.job.clone());
@@ -414,7 +428,14 @@ impl Agent {
                     tracing::debug!(?latency, "pausing");
                     let wait =
                         Duration::from_millis(until.as_millis().saturating_sub(at.as_millis()));
-                    tokio::time::sleep(wait).await;
+                    // A zero latency is no pause: a timer of zero still waits for the next
+                    // tick of the timer wheel (1 ms, far more on a loaded machine), three
+                    // times per fragment (fragment, cycle and period latencies).
+                    if wait.is_zero() {
+                        tokio::task::yield_now().await;
+                    } else {
+                        tokio::time::sleep(wait).await;
+                    }
                 }
                 Next::InProgress(_) => {}
                 Next::Idle => return Ok(()),
@@ -477,12 +498,39 @@ impl Agent {
         };
         let mut file = self.state.fragment_file(id, n)?;
         let mut receiver = job.receiver(n);
+        let failures_before = job.snapshot().failures;
+        let progress = &self.config.progress;
+        let payload = job.info().and_then(|i| i.payload());
+        progress.event(&Event::Fragment {
+            package: id,
+            fragment: n,
+            fragments: payload.map_or(0, |p| p.fragments),
+            size: payload.and_then(|p| p.size),
+        });
+        // The package digest follows in its own thread (started at the first fragment).
+        let mut digest = self
+            .digests
+            .remove(&id)
+            .filter(|d| d.expects() == n)
+            .or_else(|| payload.filter(|_| n == 1).and_then(RunningDigest::start));
+        if let Some(d) = &mut digest {
+            d.begin(n);
+        }
+        let mut fetched_bytes = 0u64;
         let fetched: Result<(), String> = async {
             let mut stream = self.transport.get(url).await.map_err(|e| e.to_string())?;
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| e.to_string())?;
                 receiver.push(&chunk);
+                if let Some(d) = &mut digest {
+                    d.bytes(chunk.clone());
+                }
                 file.write(&chunk).map_err(|e| e.to_string())?;
+                fetched_bytes += chunk.len() as u64;
+                progress.event(&Event::Bytes {
+                    package: id,
+                    bytes: chunk.len() as u64,
+                });
             }
             Ok(())
         }
@@ -494,33 +542,69 @@ impl Agent {
                 job.fragment_fetched(Err(FetchFailed))
             }
         };
+        if let Some(mut d) = digest {
+            d.end(verdict == Verdict::Keep);
+            self.digests.insert(id, d);
+        }
         if verdict == Verdict::Keep {
             file.commit()?;
         } else {
             drop(file);
         }
-        self.state.save_job(&job.snapshot())?;
+        progress.event(&Event::FragmentDone {
+            package: id,
+            fragment: n,
+            kept: verdict == Verdict::Keep,
+            bytes: fetched_bytes,
+        });
+        // A fragment kept changes nothing the job file must hold: the fragments are read
+        // back from the disk. Saved when a failure is counted or forgotten, or the stage
+        // changes (one fsync less per fragment).
+        let snapshot = job.snapshot();
+        if !(verdict == Verdict::Keep
+            && failures_before == 0
+            && snapshot.stage == Stage::Downloading)
+        {
+            self.state.save_job(&snapshot)?;
+        }
         Ok(())
     }
 
-    fn build_path(&self, id: PackageId) -> PathBuf {
-        self.state
-            .root()
-            .join("packages")
-            .join(id.to_string())
-            .join("build")
+    /// The package's fragments, in order: its archive, which is extracted from them
+    /// without being copied into one file.
+    fn archive_parts(&self, id: PackageId) -> Vec<PathBuf> {
+        let fragments = self
+            .jobs
+            .get(&id)
+            .and_then(|j| j.info())
+            .and_then(|i| i.payload())
+            .map_or(0, |p| p.fragments);
+        (1..=fragments)
+            .map(|n| self.state.fragment_path(id, n))
+            .collect()
     }
 
-    /// Assembles the fragments into the archive, checking every digest.
+    /// Checks the package digest over the fragments (the archive).
     async fn build(&mut self, id: PackageId) -> Result<Option<Task>, AgentError> {
-        let out = self.build_path(id);
         let Some(job) = self.jobs.get_mut(&id) else {
             return Ok(None);
         };
+        self.config
+            .progress
+            .event(&Event::Installing { package: id });
+        let pipelined = match self.digests.remove(&id) {
+            Some(digest) => digest.verified().await,
+            None => false,
+        };
         let result = match job.info().and_then(|i| i.payload()) {
-            Some(payload) => assemble(&self.state, id, payload, &out).await,
+            Some(_) if pipelined => Ok(()),
+            Some(payload) => {
+                tracing::info!(package_id = %id, "downloaded; checking the package digest");
+                verify(&self.state, id, payload).await
+            }
             None => Ok(()),
         };
+        tracing::info!(package_id = %id, ok = result.is_ok(), pipelined, "package digest checked");
         let next = job.built(result);
         // Saved before anything runs: a crash from here on never runs the package twice.
         self.state.save_job(&job.snapshot())?;
@@ -533,6 +617,11 @@ impl Agent {
         plan: &InstallPlan,
     ) -> Result<Option<Task>, AgentError> {
         let outcome = self.run_install(id, plan).await;
+        if let (Some(done), InstallOutcome::Exited(_) | InstallOutcome::Stored) =
+            (&plan.done_action, outcome)
+        {
+            self.config.notifier.done(id, done).await;
+        }
         let Some(job) = self.jobs.get_mut(&id) else {
             return Ok(None);
         };
@@ -586,7 +675,10 @@ impl Agent {
             return InstallOutcome::ExtractFailed;
         }
         if plan.has_file {
-            match extract::extract(&self.build_path(id), &target, &self.config.limits).await {
+            let parts = self.archive_parts(id);
+            // The fragments go as they are read: the job is `Installing`, so they are
+            // never read again (a crash from here on reports, it does not extract again).
+            match extract::extract_parts(&parts, &target, &self.config.limits, true).await {
                 Ok(summary) => {
                     tracing::info!(package_id = %id, entries = summary.entries, bytes = summary.bytes, "extracted");
                 }
@@ -645,6 +737,11 @@ impl Agent {
             }
         };
         job.reported(delivered);
+        self.config.progress.event(&Event::Ended {
+            package: id,
+            status: status.clone(),
+            delivered,
+        });
         if !delivered {
             return Ok(None);
         }
@@ -654,6 +751,7 @@ impl Agent {
         }
         self.state.remove_package(id)?;
         self.jobs.remove(&id);
+        self.digests.remove(&id);
         self.scheduler.remove(id);
         Ok(Some(status))
     }
@@ -687,20 +785,26 @@ async fn launch_line(command: String, dir: &Path) -> String {
     }
 }
 
-/// Reads the fragments in order into `out`, verifying each and the whole archive.
-async fn assemble(
+/// Reads the fragments in order and checks the package digest (the archive is the
+/// fragments one after the other; it is never copied into one file).
+///
+/// Each fragment's SHA-256 was checked when it arrived (and again when the jobs were read
+/// back after a restart), so only the package digest is computed here: one hash, not two.
+async fn verify(
     state: &StateDir,
     id: PackageId,
     payload: &ocs_deploy_core::package::Payload,
-    out: &Path,
 ) -> Result<(), BuildError> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncReadExt as _;
     let io = |e: std::io::Error| BuildError::Io {
         out_of_space: e.raw_os_error() == Some(28), // ENOSPC
         message: e.to_string(),
     };
-    let mut assembler = Assembler::new(payload)?;
-    let mut archive = tokio::fs::File::create(out).await.map_err(io)?;
+    let checked = ocs_deploy_core::package::Payload {
+        fragment_sha256: None,
+        ..payload.clone()
+    };
+    let mut assembler = Assembler::new(&checked)?;
     let mut buf = vec![0u8; 1 << 20];
     for n in 1..=payload.fragments {
         assembler.begin_fragment(n)?;
@@ -716,11 +820,9 @@ async fn assemble(
                 break;
             }
             assembler.push(&buf[..read])?;
-            archive.write_all(&buf[..read]).await.map_err(io)?;
         }
         assembler.end_fragment()?;
     }
-    archive.sync_all().await.map_err(io)?;
     assembler.finish()?;
     Ok(())
 }

@@ -34,7 +34,13 @@ fn help_names_the_contract() {
     let out = agent(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--server", "--ca", "--state-dir", "--once"] {
+    for flag in [
+        "--server",
+        "--ca",
+        "--state-dir",
+        "--once",
+        "--non-interactive",
+    ] {
         assert!(text.contains(flag), "{flag} in {text}");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ocs_deploy_agent::extract::{ExtractError, ExtractLimits, extract};
+use ocs_deploy_agent::extract::{ExtractError, ExtractLimits, extract, extract_parts};
 use ocs_deploy_core::StatusCode;
 use tempfile::TempDir;
 
@@ -394,4 +394,68 @@ async fn corrupt_archives_are_refused() {
     bytes.truncate(bytes.len() / 2);
     let error = refused(bytes, ExtractLimits::default()).await;
     assert!(matches!(error, ExtractError::Corrupt(_)), "{error}");
+}
+
+#[tokio::test]
+async fn an_archive_in_parts_is_extracted_as_one() {
+    // The agent extracts from the fragments themselves: ZIP (read with seeks) and TAR.GZ
+    // (read as a stream), cut at odd places, an empty part among them.
+    let content: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let zipped = zip(&[
+        ZipEntry::Dir("d/"),
+        ZipEntry::File("d/a.bin", &content, 0o644),
+        ZipEntry::File("b.txt", b"bee", 0o644),
+    ]);
+    let tarred = tar_gz(&[
+        TarEntry::dir("d/"),
+        TarEntry::file("d/a.bin", &content),
+        TarEntry::file("b.txt", b"bee"),
+    ])
+    .await;
+    for (name, archive) in [("zip", zipped), ("tar.gz", tarred)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut parts = Vec::new();
+        let cuts = [0, 1, 1, archive.len() / 3, archive.len() / 2, archive.len()];
+        for (i, pair) in cuts.windows(2).enumerate() {
+            let path = dir.path().join(format!("part-{i}"));
+            std::fs::write(&path, &archive[pair[0]..pair[1]]).unwrap();
+            parts.push(path);
+        }
+        let target = dir.path().join("target");
+        let summary = extract_parts(&parts, &target, &ExtractLimits::default(), false)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(summary.bytes, content.len() as u64 + 3, "{name}");
+        assert_eq!(
+            std::fs::read(target.join("d/a.bin")).unwrap(),
+            content,
+            "{name}"
+        );
+        assert_eq!(
+            std::fs::read(target.join("b.txt")).unwrap(),
+            b"bee",
+            "{name}"
+        );
+        // A part missing from the list: refused, not a short archive extracted.
+        let target = dir.path().join("short");
+        let short = [parts[0].clone(), parts[1].clone(), parts[4].clone()];
+        assert!(
+            extract_parts(&short, &target, &ExtractLimits::default(), false)
+                .await
+                .is_err(),
+            "{name}"
+        );
+        // Removing the parts read: a TAR.GZ's go, a ZIP's (read in any order) stay.
+        let target = dir.path().join("again");
+        extract_parts(&parts, &target, &ExtractLimits::default(), true)
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(target.join("d/a.bin")).unwrap(),
+            content,
+            "{name}"
+        );
+        let left = parts.iter().filter(|p| p.exists()).count();
+        assert_eq!(left, if name == "zip" { parts.len() } else { 0 }, "{name}");
+    }
 }
