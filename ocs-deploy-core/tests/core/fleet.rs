@@ -112,7 +112,7 @@ fn real_agent_events() -> Vec<String> {
 /// The attribute `name` of the real agent's DOWNLOAD result.
 fn reference_result(name: &str) -> String {
     let xml = String::from_utf8(crate::reference::read("real-agent/download-result.xml")).unwrap();
-    let start = xml.find(&format!("{name}=\"")).expect("attribute") + name.len() + 2;
+    let start = xml.find(&format!(" {name}=\"")).expect("attribute") + name.len() + 3;
     xml[start..].split('"').next().unwrap().to_owned()
 }
 
