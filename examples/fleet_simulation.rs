@@ -141,7 +141,7 @@ struct Args {
     /// Exit code of installs.
     #[arg(long, default_value_t = 0)]
     exit_code: i32,
-    /// Share of installs that fail to start (ERR_EXECUTE).
+    /// Share of installs that fail to start (`ERR_EXECUTE`).
     #[arg(long, default_value_t = 0.0)]
     failure_rate: f64,
     /// Seconds an install takes.
@@ -287,7 +287,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn Error>> {
         "wall time: {:.2} s (setup {:.2} s, simulation {:.2} s)",
         ran.as_secs_f64(),
         set_up.as_secs_f64(),
-        (ran - set_up).as_secs_f64()
+        ran.saturating_sub(set_up).as_secs_f64()
     );
     if let Some(path) = &args.csv {
         std::fs::write(path, report.to_csv())?;

@@ -1,7 +1,7 @@
-//! The testkit's one source of randomness: a seeded SplitMix64, so that the same seed gives
+//! The testkit's one source of randomness: a seeded `SplitMix64`, so that the same seed gives
 //! the same run, byte for byte, on every platform.
 
-/// SplitMix64 (Steele, Lea and Flood, 2014): tiny, fast, and good enough for fault
+/// `SplitMix64` (Steele, Lea and Flood, 2014): tiny, fast, and good enough for fault
 /// injection and jitter. Not for cryptography.
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);

@@ -961,34 +961,33 @@ impl<'a> Sim<'a> {
         let mut next = self.agents[i as usize].due.take();
         let mut at = now;
         loop {
-            let decided = match next.take() {
-                Some(d) => d,
-                None => {
-                    let agent = &mut self.agents[i as usize];
-                    let period = agent.scheduler.period();
-                    let decided = agent.scheduler.poll(at);
-                    let new_period = agent.scheduler.period();
-                    if new_period != period {
-                        self.trace(i, at, TraceEvent::NewPeriod(new_period));
+            let decided = if let Some(d) = next.take() {
+                d
+            } else {
+                let agent = &mut self.agents[i as usize];
+                let period = agent.scheduler.period();
+                let decided = agent.scheduler.poll(at);
+                let new_period = agent.scheduler.period();
+                if new_period != period {
+                    self.trace(i, at, TraceEvent::NewPeriod(new_period));
+                }
+                match decided {
+                    Next::Sleep { until, latency } => {
+                        self.trace(i, at, TraceEvent::Sleep(latency));
+                        at = until.max(at);
+                        continue;
                     }
-                    match decided {
-                        Next::Sleep { until, latency } => {
-                            self.trace(i, at, TraceEvent::Sleep(latency));
-                            at = until.max(at);
-                            continue;
+                    Next::Step(id) => Due::Step(id),
+                    Next::TimedOut(id) => Due::TimedOut(id),
+                    Next::InProgress(_) => return,
+                    Next::Idle => {
+                        self.trace(i, at, TraceEvent::Idle);
+                        if self.agents[i as usize].done != self.all_done {
+                            let wait = self.fleet.config.contact_every
+                                + self.jitter(self.fleet.config.contact_jitter);
+                            self.push(at.saturating_add(wait), i, Kind::Contact);
                         }
-                        Next::Step(id) => Due::Step(id),
-                        Next::TimedOut(id) => Due::TimedOut(id),
-                        Next::InProgress(_) => return,
-                        Next::Idle => {
-                            self.trace(i, at, TraceEvent::Idle);
-                            if self.agents[i as usize].done != self.all_done {
-                                let wait = self.fleet.config.contact_every
-                                    + self.jitter(self.fleet.config.contact_jitter);
-                                self.push(at.saturating_add(wait), i, Kind::Contact);
-                            }
-                            return;
-                        }
+                        return;
                     }
                 }
             };
@@ -1108,13 +1107,11 @@ impl<'a> Sim<'a> {
                 let mut receiver = receiver;
                 let mut ok = true;
                 while let Some(chunk) = stream.next().await {
-                    match chunk {
-                        Ok(bytes) => receiver.push(&bytes),
-                        Err(_) => {
-                            ok = false;
-                            break;
-                        }
-                    }
+                    let Ok(bytes) = chunk else {
+                        ok = false;
+                        break;
+                    };
+                    receiver.push(&bytes);
                 }
                 if ok {
                     Ok(receiver.finish())
@@ -1125,22 +1122,21 @@ impl<'a> Sim<'a> {
             Err(_) => Err(FetchFailed),
         };
         let host = url_host(url);
-        let server = match self.server_index.get(host) {
-            Some(&s) => s,
-            None => {
-                self.servers.push(ServerState {
-                    name: host.to_owned(),
-                    bandwidth: 0,
-                    slowdown: self.fleet.config.faults.slowdown(host),
-                    active: 0,
-                    peak: 0,
-                    bytes: 0,
-                    fragments: 0,
-                });
-                self.server_index
-                    .insert(host.to_owned(), self.servers.len() - 1);
-                self.servers.len() - 1
-            }
+        let server = if let Some(&s) = self.server_index.get(host) {
+            s
+        } else {
+            self.servers.push(ServerState {
+                name: host.to_owned(),
+                bandwidth: 0,
+                slowdown: self.fleet.config.faults.slowdown(host),
+                active: 0,
+                peak: 0,
+                bytes: 0,
+                fragments: 0,
+            });
+            self.server_index
+                .insert(host.to_owned(), self.servers.len() - 1);
+            self.servers.len() - 1
         };
         let s = &mut self.servers[server];
         let bytes = result.as_ref().map_or(0, Receipt::len);

@@ -141,6 +141,17 @@ pub struct FleetReport {
     pub trace: Vec<(Timestamp, TraceEvent)>,
 }
 
+// The plot's geometry.
+const W: f64 = 800.0;
+const H: f64 = 450.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 180.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 60.0;
+const COLORS: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+];
+
 /// `1h02m03.5s`-style durations for people.
 fn human(d: Duration) -> String {
     let ms = d.as_millis();
@@ -212,12 +223,12 @@ impl FleetReport {
         self.end.duration_since(self.start)
     }
 
-    /// The figures as CSV, one `section,key,metric,value` row per figure: `run` (agents,
-    /// seed, finished, elapsed_s, events, failures), `package` (per package id: name,
-    /// priority, fragments, size, computers, done, t50_s, t90_s, t100_s), `status` (per
-    /// package id and status: count) and `server` (per name: bandwidth, bytes_served,
-    /// fragments_served, peak_concurrent). Times are seconds with milliseconds; a time
-    /// never reached is empty.
+    /// The figures as CSV, one `section,key,metric,value` row per figure: `run` (`agents`,
+    /// `seed`, `finished_agents`, `elapsed_s`, `events`, failures), `package` (per package
+    /// id: `name`, `priority`, `fragments`, `size`, `computers`, `done`, `t50_s`, `t90_s`,
+    /// `t100_s`), `status` (per package id and status: the count) and `server` (per name:
+    /// `bandwidth`, `bytes_served`, `fragments_served`, `peak_concurrent`). Times are
+    /// seconds with milliseconds; a time never reached is empty.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -315,15 +326,6 @@ impl FleetReport {
     /// A line plot of the share of computers done over virtual time, one line per
     /// package, as a standalone SVG document (no dependency, fixed number formatting).
     pub fn to_svg(&self) -> String {
-        const W: f64 = 800.0;
-        const H: f64 = 450.0;
-        const LEFT: f64 = 70.0;
-        const RIGHT: f64 = 180.0;
-        const TOP: f64 = 40.0;
-        const BOTTOM: f64 = 60.0;
-        const COLORS: [&str; 8] = [
-            "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-        ];
         let plot_w = W - LEFT - RIGHT;
         let plot_h = H - TOP - BOTTOM;
         let last = self
@@ -395,37 +397,49 @@ impl FleetReport {
             TOP + plot_h / 2.0
         );
         for (n, p) in self.packages.iter().enumerate() {
-            let color = COLORS[n % COLORS.len()];
-            let total = f64::from(p.computers.max(1));
-            let count = p.completions.len();
-            let every = count.div_ceil(400).max(1);
-            let mut points = format!("{:.1},{:.1}", x_of(0), y_of(0.0));
-            for (i, &ms) in p.completions.iter().enumerate() {
-                if (i + 1) % every == 0 || i + 1 == count {
-                    #[allow(clippy::cast_precision_loss)]
-                    let pct = (i + 1) as f64 / total * 100.0;
-                    let _ = write!(points, " {:.1},{:.1}", x_of(ms), y_of(pct));
-                }
-            }
-            let _ = writeln!(
-                s,
-                r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>"#
-            );
-            let ly = TOP + 10.0 + 20.0 * f64::from(u32::try_from(n).unwrap_or(0));
-            let lx = LEFT + plot_w + 12.0;
-            let _ = writeln!(
-                s,
-                r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"/><text x="{:.1}" y="{:.1}">{} ({})</text>"#,
-                lx + 18.0,
-                lx + 24.0,
-                ly + 4.0,
-                xml_escape(&p.name),
-                p.id
-            );
+            svg_series(&mut s, n, p, &x_of, &y_of);
         }
         s.push_str("</svg>\n");
         s
     }
+}
+
+/// One package's line and legend entry.
+fn svg_series(
+    s: &mut String,
+    n: usize,
+    p: &PackageReport,
+    x_of: &dyn Fn(u64) -> f64,
+    y_of: &dyn Fn(f64) -> f64,
+) {
+    let plot_w = W - LEFT - RIGHT;
+    let color = COLORS[n % COLORS.len()];
+    let total = f64::from(p.computers.max(1));
+    let count = p.completions.len();
+    let every = count.div_ceil(400).max(1);
+    let mut points = format!("{:.1},{:.1}", x_of(0), y_of(0.0));
+    for (i, &ms) in p.completions.iter().enumerate() {
+        if (i + 1) % every == 0 || i + 1 == count {
+            #[allow(clippy::cast_precision_loss)]
+            let pct = (i + 1) as f64 / total * 100.0;
+            let _ = write!(points, " {:.1},{:.1}", x_of(ms), y_of(pct));
+        }
+    }
+    let _ = writeln!(
+        s,
+        r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}"/>"#
+    );
+    let ly = TOP + 10.0 + 20.0 * f64::from(u32::try_from(n).unwrap_or(0));
+    let lx = LEFT + plot_w + 12.0;
+    let _ = writeln!(
+        s,
+        r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"/><text x="{:.1}" y="{:.1}">{} ({})</text>"#,
+        lx + 18.0,
+        lx + 24.0,
+        ly + 4.0,
+        xml_escape(&p.name),
+        p.id
+    );
 }
 
 fn csv_field(v: &str) -> String {
