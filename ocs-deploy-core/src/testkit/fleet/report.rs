@@ -145,7 +145,7 @@ pub struct FleetReport {
 const W: f64 = 800.0;
 const H: f64 = 450.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 180.0;
+const RIGHT: f64 = 170.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 60.0;
 const COLORS: [&str; 8] = [
@@ -328,20 +328,25 @@ impl FleetReport {
     pub fn to_svg(&self) -> String {
         let plot_w = W - LEFT - RIGHT;
         let plot_h = H - TOP - BOTTOM;
-        let last = self
+        let latest = self
             .packages
             .iter()
             .filter_map(|p| p.completions.last().copied())
             .max()
             .unwrap_or(0)
             .max(1);
-        let (unit, unit_ms) = if last >= 2 * 3_600_000 {
-            ("h", 3_600_000.0)
-        } else if last >= 2 * 60_000 {
-            ("min", 60_000.0)
+        let (unit, unit_ms) = if latest >= 2 * 3_600_000 {
+            ("h", 3_600_000)
+        } else if latest >= 2 * 60_000 {
+            ("min", 60_000)
         } else {
-            ("s", 1000.0)
+            ("s", 1000)
         };
+        // A round tick step (1, 2 or 5 times a power of ten units) giving at most 6
+        // intervals; the axis ends on a tick.
+        let step = nice_step(latest, unit_ms);
+        let ticks = latest.div_ceil(step);
+        let last = step * ticks;
         #[allow(clippy::cast_precision_loss)] // virtual times far below 2^52 ms
         let x_of = |ms: u64| LEFT + ms as f64 / last as f64 * plot_w;
         let y_of = |pct: f64| TOP + (100.0 - pct) / 100.0 * plot_h;
@@ -368,14 +373,14 @@ impl FleetReport {
                 y + 4.0
             );
         }
-        for k in 0..=5u32 {
-            let ms = last * u64::from(k) / 5;
+        for k in 0..=ticks {
+            let ms = step * k;
             let x = x_of(ms);
             #[allow(clippy::cast_precision_loss)]
-            let label = ms as f64 / unit_ms;
+            let label = ms as f64 / unit_ms as f64;
             let _ = writeln!(
                 s,
-                r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{label:.1}</text>"##,
+                r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{label}</text>"##,
                 TOP + plot_h,
                 TOP + plot_h + 16.0
             );
@@ -401,6 +406,21 @@ impl FleetReport {
         }
         s.push_str("</svg>\n");
         s
+    }
+}
+
+/// A tick step in milliseconds: 1, 2 or 5 times a power of ten `unit_ms`, the smallest
+/// that covers `latest` in at most 6 steps.
+fn nice_step(latest: u64, unit_ms: u64) -> u64 {
+    let mut power = unit_ms.max(1);
+    loop {
+        for m in [1, 2, 5] {
+            let step = power.saturating_mul(m);
+            if latest.div_ceil(step) <= 6 {
+                return step;
+            }
+        }
+        power = power.saturating_mul(10);
     }
 }
 
@@ -433,12 +453,12 @@ fn svg_series(
     let lx = LEFT + plot_w + 12.0;
     let _ = writeln!(
         s,
-        r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"/><text x="{:.1}" y="{:.1}">{} ({})</text>"#,
+        r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="3"/><text x="{:.1}" y="{:.1}">{} (pri {})</text>"#,
         lx + 18.0,
         lx + 24.0,
         ly + 4.0,
         xml_escape(&p.name),
-        p.id
+        p.priority.get()
     );
 }
 
@@ -541,6 +561,14 @@ impl fmt::Display for FleetReport {
 mod tests {
     use super::human;
     use std::time::Duration;
+
+    #[test]
+    fn tick_steps_are_round() {
+        assert_eq!(super::nice_step(5 * 3_600_000 + 1, 3_600_000), 3_600_000);
+        assert_eq!(super::nice_step(90 * 60_000, 60_000), 20 * 60_000);
+        assert_eq!(super::nice_step(500, 1000), 1000);
+        assert_eq!(super::nice_step(u64::MAX, 1000), 5_000_000_000_000_000_000);
+    }
 
     #[test]
     fn human_durations() {
