@@ -150,6 +150,10 @@ struct Args {
     /// How agents spell results.
     #[arg(long, value_enum, default_value_t = Style::Documented)]
     style: Style,
+    /// The server asks for an inventory at a PROLOG only when the last one is this many
+    /// hours old (OCS `FREQUENCY`; 0: at every PROLOG).
+    #[arg(long, default_value_t = 24)]
+    inventory_every_hours: u64,
     /// Stop after this many days of virtual time.
     #[arg(long, default_value_t = 60)]
     horizon_days: u64,
@@ -272,7 +276,11 @@ async fn run(args: Args) -> Result<bool, Box<dyn Error>> {
     let service = Arc::new(DeploymentService::new(
         store,
         Arc::new(MemoryFiles::new()),
-        ServiceConfig::default(),
+        ServiceConfig {
+            inventory_every: (args.inventory_every_hours > 0)
+                .then(|| Duration::from_secs(args.inventory_every_hours * 3600)),
+            ..ServiceConfig::default()
+        },
     ));
     let began = Instant::now();
     let fleet = Fleet::setup(config, service).await?;
