@@ -28,12 +28,28 @@ pub struct DownWindow {
 
 impl DownWindow {
     /// Whether the window covers `at`.
+    ///
+    /// ```
+    /// use ocs_deploy_core::testkit::DownWindow;
+    /// use ocs_deploy_core::Timestamp;
+    ///
+    /// let w = DownWindow { host: None, from: Timestamp::from_secs(10), until: Timestamp::from_secs(20) };
+    /// assert!(w.covers(Timestamp::from_secs(10)) && !w.covers(Timestamp::from_secs(20)));
+    /// ```
     pub fn covers(&self, at: Timestamp) -> bool {
         self.from <= at && at < self.until
     }
 }
 
 /// What goes wrong, and how often. The default is nothing.
+///
+/// ```
+/// use ocs_deploy_core::testkit::Faults;
+///
+/// let faults = Faults { fragment_loss: 0.01, fragment_corruption: 0.005, ..Faults::default() };
+/// assert!(!faults.is_none() && Faults::default().is_none());
+/// assert_eq!(faults.slowdown("mirror.example.com"), 1.0);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {
     /// The probability (0 to 1) that a fragment download fails (connection lost).

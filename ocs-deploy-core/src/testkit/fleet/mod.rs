@@ -512,6 +512,35 @@ impl Fleet {
     /// Failures of the transport are the agents' to handle (retries, error statuses), as
     /// on real machines: they never end the run.
     ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ocs_deploy_core::agent::{Executor, InstallOutcome, InstallPlan};
+    /// use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
+    /// use ocs_deploy_core::testkit::fleet::{Fleet, FleetConfig, PackageSpec};
+    /// use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore, VirtualClock};
+    /// use ocs_deploy_core::PackageId;
+    ///
+    /// // An executor of your own: every install exits with 1.
+    /// #[derive(Debug)]
+    /// struct Failing;
+    /// #[async_trait::async_trait]
+    /// impl Executor for Failing {
+    ///     async fn install(&self, _: PackageId, _: &InstallPlan) -> InstallOutcome {
+    ///         InstallOutcome::Exited(1)
+    ///     }
+    /// }
+    ///
+    /// # futures::executor::block_on(async {
+    /// let service = Arc::new(DeploymentService::new(Arc::new(MemoryStore::new()), Arc::new(MemoryFiles::new()), ServiceConfig::default()));
+    /// let config = FleetConfig { agents: 5, packages: vec![PackageSpec::new("p", 100, 2)], ..FleetConfig::default() };
+    /// let fleet = Fleet::setup(config, service).await?;
+    /// let clock = VirtualClock::new(fleet.config().start);
+    /// let report = fleet.run(&fleet.loopback(&clock), &Failing, &clock).await?;
+    /// assert_eq!(report.packages[0].status_count("ERR_EXIT_CODE_1"), 5);
+    /// # Ok::<(), ocs_deploy_core::testkit::fleet::FleetError>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// None today; the `Result` leaves room for stores that fail the run.
     pub async fn run(

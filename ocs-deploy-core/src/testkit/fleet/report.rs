@@ -85,6 +85,22 @@ impl PackageReport {
 
     /// The time from the start until `percent` % of the computers had delivered a result
     /// (of any status); `None` if they never did.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
+    /// # use ocs_deploy_core::testkit::fleet::{Fleet, FleetConfig, PackageSpec};
+    /// # use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
+    /// # futures::executor::block_on(async {
+    /// # let service = Arc::new(DeploymentService::new(Arc::new(MemoryStore::new()), Arc::new(MemoryFiles::new()), ServiceConfig::default()));
+    /// let config = FleetConfig { agents: 20, packages: vec![PackageSpec::new("p", 100, 2)], ..FleetConfig::default() };
+    /// let report = Fleet::simulate(config, service).await?;
+    /// let p = &report.packages[0];
+    /// assert!(p.time_to(50) <= p.time_to(90) && p.time_to(90) <= p.time_to(100));
+    /// assert_eq!(p.time_to(100), p.completion_times().last());
+    /// # Ok::<(), ocs_deploy_core::testkit::fleet::FleetError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn time_to(&self, percent: u32) -> Option<Duration> {
         let needed = (u64::from(self.computers) * u64::from(percent.min(100))).div_ceil(100);
         let index = usize::try_from(needed.max(1) - 1).ok()?;
@@ -325,6 +341,20 @@ impl FleetReport {
 
     /// A line plot of the share of computers done over virtual time, one line per
     /// package, as a standalone SVG document (no dependency, fixed number formatting).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
+    /// # use ocs_deploy_core::testkit::fleet::{Fleet, FleetConfig, PackageSpec};
+    /// # use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
+    /// # futures::executor::block_on(async {
+    /// # let service = Arc::new(DeploymentService::new(Arc::new(MemoryStore::new()), Arc::new(MemoryFiles::new()), ServiceConfig::default()));
+    /// let config = FleetConfig { agents: 20, packages: vec![PackageSpec::new("p", 100, 2)], ..FleetConfig::default() };
+    /// let svg = Fleet::simulate(config, service).await?.to_svg();
+    /// assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
+    /// # Ok::<(), ocs_deploy_core::testkit::fleet::FleetError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn to_svg(&self) -> String {
         let plot_w = W - LEFT - RIGHT;
         let plot_h = H - TOP - BOTTOM;
