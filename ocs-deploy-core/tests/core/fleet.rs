@@ -426,6 +426,15 @@ fn bad_configurations_are_refused_with_a_reason() {
     ))
     .unwrap_err();
     assert!(err.to_string().contains("cannot make 5 fragments"), "{err}");
+    let mut never = PackageSpec::new("never", 10, 1);
+    never.priority = Priority::new(9).unwrap();
+    let mut config = base(1, vec![never]);
+    config.download = latencies(0, 0, 0, 5);
+    let err = block_on(Fleet::setup(config, service())).unwrap_err();
+    assert!(err.to_string().contains("never served"), "{err}");
+    let mut config = base(1, vec![PackageSpec::new("p", 10, 1)]);
+    config.contact_every = Duration::ZERO;
+    assert!(block_on(Fleet::setup(config, service())).is_err());
 }
 
 #[test]

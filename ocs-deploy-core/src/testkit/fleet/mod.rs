@@ -256,7 +256,20 @@ impl FleetConfig {
                 self.packages.len()
             ));
         }
+        if self.contact_every.is_zero() {
+            return bad("contacts every 0 s would never let time move".into());
+        }
+        let d = &self.download;
+        let still = d.cycle_latency.is_zero() && d.period_latency.is_zero();
         for p in &self.packages {
+            if still && u32::from(p.priority.get()) > d.period_length {
+                return bad(format!(
+                    "package {:?}: priority {} is never served with {} cycles a period, and with no cycle or period latency time would not move until its timeout",
+                    p.name,
+                    p.priority.get(),
+                    d.period_length
+                ));
+            }
             if p.fragments == 0 && p.size > 0 || p.fragments > 0 && u64::from(p.fragments) > p.size
             {
                 return bad(format!(
@@ -336,7 +349,8 @@ impl Fleet {
     ///
     /// # Errors
     /// [`FleetError::Config`] for a configuration that cannot run (no agent, no package,
-    /// more than [`MAX_PACKAGES`], sizes that do not split, bad server names);
+    /// more than [`MAX_PACKAGES`], sizes that do not split, bad server names, contacts
+    /// every 0 s, a package never served while no latency moves time);
     /// [`FleetError::Service`] when the service refuses a step.
     pub async fn setup(
         config: FleetConfig,

@@ -74,7 +74,7 @@ mod tests {
         let mut now = 0u128;
         for round in 0..2_000u32 {
             for _ in 0..3 {
-                let key = now + u128::from(rng.below(1 << 40)) << 20 | u128::from(round);
+                let key = ((now + u128::from(rng.below(1 << 40))) << 20) | u128::from(round);
                 heap.push(key);
                 expected.push(key);
             }
