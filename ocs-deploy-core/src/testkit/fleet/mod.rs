@@ -32,7 +32,7 @@
 //!   arrived (a corrupted one is discarded and fetched again), and keeping the bytes of
 //!   100 000 agents would not fit in memory. [`Job::built`] is told the build succeeded.
 //! - **Installs** go through an [`Executor`]; its virtual duration is how far it moved the
-//!   clock (see [`ScriptedExecutor`](super::ScriptedExecutor)).
+//!   clock (see [`ScriptedExecutor`]).
 //! - **Faults**: the transport injects them ([`FaultyTransport`]); slow servers are
 //!   applied by the bandwidth model ([`Faults::slow_servers`]).
 //! - **Randomness** comes from [`FleetConfig::seed`] alone: the same inputs and seed give
