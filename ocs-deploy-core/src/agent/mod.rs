@@ -10,10 +10,12 @@
 //! `ERR_UNZIP`, the exit-code results in the chosen [`ResultStyle`],
 //! `ERR_EXECUTE_TIMEOUT`, `ERR_ABORTED`, `ERR_TIMEOUT`, `SUCCESS_ALREADY_SETUP`.
 
+mod executor;
 mod job;
 mod outcome;
 mod transport;
 
+pub use executor::Executor;
 pub use job::{
     BuildError, FetchFailed, FragmentReceiver, InstallOutcome, InstallPlan, Job, JobConfig,
     JobSnapshot, PostCommand, Receipt, Stage, Task, Verdict, parse_schedule,

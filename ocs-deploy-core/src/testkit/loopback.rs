@@ -85,12 +85,14 @@ impl Transport for LoopbackTransport {
             .strip_prefix("https://")
             .or_else(|| url.strip_prefix("http://"))
             .ok_or_else(|| TransportError::Refused(format!("not an http(s) URL: {url}")))?;
-        let mut parts = rest.rsplitn(3, '/');
-        let (Some(name), Some(dir)) = (parts.next(), parts.next()) else {
-            return Err(TransportError::Status(404));
-        };
-        let (package, file) = FileName::parse_relative(&format!("{dir}/{name}"))
+        // `<dir>/<name>`, the last two segments, without copying them.
+        let relative = rest
+            .rfind('/')
+            .and_then(|last| rest[..last].rfind('/'))
+            .map(|cut| &rest[cut + 1..])
             .ok_or(TransportError::Status(404))?;
+        let (package, file) =
+            FileName::parse_relative(relative).ok_or(TransportError::Status(404))?;
         match self.service.files().read(package, file).await {
             Ok(bytes) => Ok(futures::stream::iter([Ok(bytes)]).boxed()),
             Err(FilesError::NotFound { .. }) => Err(TransportError::Status(404)),

@@ -2,6 +2,7 @@
 //! Reference files are read from `../shared/reference/`, as the real OCS programs wrote them.
 
 mod agent;
+mod fleet;
 mod fragment;
 mod fuzz_corpus;
 mod info;

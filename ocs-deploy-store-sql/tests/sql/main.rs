@@ -12,4 +12,5 @@ mod conformance;
 mod connect;
 mod differential;
 mod files;
+mod fleet;
 mod service_concurrency;
