@@ -204,7 +204,20 @@ pub async fn extract_parts(
             let target = target.to_owned();
             blocking(move || extract_zip(parts, &target, limits)).await
         }
-        ArchiveKind::TarGz => extract_tar_gz(&parts, target, limits, remove_read_parts).await,
+        ArchiveKind::TarGz => {
+            let summary = extract_tar_gz(&parts, target, limits, remove_read_parts).await?;
+            if remove_read_parts {
+                // The reader removes the parts it has passed; the last ones (the tar's end
+                // blocks, the gzip trailer) it may not have read when the entries end.
+                let mut all = parts.clone();
+                blocking(move || {
+                    all.remove_before(all.files.len());
+                    Ok(())
+                })
+                .await?;
+            }
+            Ok(summary)
+        }
         ArchiveKind::None => Err(ExtractError::Corrupt("not an archive".into())),
     }
 }

@@ -217,6 +217,7 @@ pub(crate) async fn connect(url: &str, options: SqlStoreOptions) -> Result<SqlSt
             backend,
             statements: Mutex::new(HashMap::new()),
             checkpointer,
+            writer: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
         }),
     })
 }

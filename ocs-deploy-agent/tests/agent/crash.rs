@@ -84,6 +84,9 @@ async fn kill_9_at_random_moments_never_runs_twice_nor_loses_a_result() {
 
     let mut rng = Rng(0x00C5_DEAD_BEEF_0001);
     let mut kills = 0;
+    // The longest random wait before a kill: it shrinks each time a run ended before its
+    // kill, so that kills keep landing however fast the agent deploys.
+    let mut window: u64 = 400;
     let mut results = BTreeMap::new();
     let mut p = 0;
     while p < MIN_PACKAGES || kills < KILLS {
@@ -151,12 +154,14 @@ async fn kill_9_at_random_moments_never_runs_twice_nor_loses_a_result() {
             );
             let mut child = agent(&state);
             if killed_here < budget {
-                let wait = Duration::from_millis(rng.below(400));
+                let wait = Duration::from_millis(rng.below(window));
                 tokio::time::sleep(wait).await;
                 if child.try_wait().unwrap().is_none() {
                     child.kill().unwrap();
                     kills += 1;
                     killed_here += 1;
+                } else {
+                    window = (window * 2 / 3).max(5);
                 }
                 let _ = child.wait();
             } else {

@@ -191,6 +191,7 @@ impl SqlStore {
         activation: ActivationId,
     ) -> Result<bool, StoreError> {
         self.retry(|| async move {
+            let _turn = self.write_turn().await;
             let done = sqlx::query(
                 self.sql("DELETE FROM group_affectations WHERE grp = ? AND activation = ?"),
             )

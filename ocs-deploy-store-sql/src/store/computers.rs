@@ -320,6 +320,7 @@ impl SqlStore {
         visible: bool,
     ) -> Result<GroupId, StoreError> {
         self.retry(|| async move {
+            let _turn = self.write_turn().await;
             let mut conn = self.pool().acquire().await?;
             let query = sqlx::query(self.sql(self.pick(
                 "INSERT INTO static_groups (name, is_visible) VALUES (?, ?) RETURNING id",

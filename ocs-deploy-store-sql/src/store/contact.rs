@@ -26,6 +26,7 @@ impl SqlStore {
         device: &DeviceId,
         now: Timestamp,
     ) -> Attempt<Option<ContactContext>> {
+        let turn = self.write_turn().await;
         let mut conn = self.pool().acquire().await?;
         let done =
             sqlx::query(self.sql("UPDATE computers SET last_contact = ? WHERE device_id = ?"))
@@ -33,6 +34,7 @@ impl SqlStore {
                 .bind(device.as_str())
                 .execute(&mut *conn)
                 .await?;
+        drop(turn);
         if done.rows_affected() == 0 {
             return Ok(None);
         }

@@ -35,6 +35,7 @@ impl SqlStore {
 
     pub(super) async fn insert_package_row(&self, p: &PackageRecord) -> Result<(), StoreError> {
         self.retry(|| async move {
+            let _turn = self.write_turn().await;
             let done = sqlx::query(self.sql(
                 "INSERT INTO packages (id, name, priority, fragments, size, info, created) \
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -64,6 +65,7 @@ impl SqlStore {
         built: &BuiltPackage,
     ) -> Result<(), StoreError> {
         self.retry(|| async move {
+            let _turn = self.write_turn().await;
             let done = sqlx::query(
                 self.sql("UPDATE packages SET fragments = ?, size = ?, info = ? WHERE id = ?"),
             )

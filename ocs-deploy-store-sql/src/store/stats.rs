@@ -184,6 +184,7 @@ impl SqlStore {
         let filter = Filter::of(selector);
         let filter = &filter;
         self.retry(|| async move {
+            let _turn = self.write_turn().await;
             let head = "DELETE FROM affectations WHERE package = ?";
             let sql = match filter {
                 Filter::None => head.to_owned(),
