@@ -44,7 +44,7 @@ pub(super) async fn serve(
                     } else {
                         "bad request\n"
                     };
-                    write_simple(&mut stream, status, text, &[], Some("close"), true).await?;
+                    write_simple(&mut stream, status, text, &[], Some("close"), false).await?;
                     return linger_close(stream).await;
                 }
                 Parsed::Partial => {}
