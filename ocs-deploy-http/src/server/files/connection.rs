@@ -255,12 +255,28 @@ async fn send_file(
     headers.push(("Content-Type", "application/octet-stream"));
     headers.push(("Content-Length", &count_text));
     let head = response_head(status, &headers, connection);
-    stream.write_all(head.as_bytes()).await?;
     if request.method == Method::Head || count == 0 {
-        return Ok(());
+        return stream.write_all(head.as_bytes()).await;
     }
-    send_body(stream, &file, start, count).await
+    // The head and the body leave in full-sized segments (nginx's `tcp_nopush`): corked
+    // until the body is written, uncorking sends the rest at once.
+    cork(stream, true);
+    stream.write_all(head.as_bytes()).await?;
+    let sent = send_body(stream, &file, start, count).await;
+    cork(stream, false);
+    sent
 }
+
+/// Sets `TCP_CORK` (Linux); a failure only costs segment sizes.
+#[cfg(target_os = "linux")]
+fn cork(stream: &TcpStream, on: bool) {
+    if let Err(e) = rustix::net::sockopt::set_tcp_cork(stream, on) {
+        tracing::debug!(error = %e, on, "cannot set TCP_CORK");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cork(_stream: &TcpStream, _on: bool) {}
 
 /// A short `text/plain` answer (no body for `HEAD`).
 async fn write_simple(
