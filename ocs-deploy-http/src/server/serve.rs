@@ -60,7 +60,9 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The server of the OCS agents: an HTTP listener and an HTTPS listener (either may be
 /// left out), each answering the OCS communication endpoint ([`ocs_router`]) and the
 /// package files ([`download_router`]); info files only over HTTPS, and the admin API
-/// ([`admin`](Self::admin)) only over HTTPS.
+/// ([`admin`](Self::admin)) only over HTTPS. Optionally a third, fragments-only listener
+/// ([`files`](Self::files), [`serve_files`](super::serve_files)) that sends bodies with
+/// `sendfile(2)`.
 ///
 /// [`start`](Self::start) binds the listeners (port 0 picks a free port) and returns a
 /// [`RunningServer`] with the bound addresses; stop it with
@@ -71,7 +73,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// use std::time::Duration;
 /// use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
 /// use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
-/// use ocs_deploy_http::server::{EndpointConfig, Server, TlsConfig};
+/// use ocs_deploy_http::server::{EndpointConfig, FilesConfig, Server, TlsConfig};
 ///
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let service = Arc::new(DeploymentService::new(
@@ -84,9 +86,12 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// let running = Server::new(service, EndpointConfig::default(), "/var/lib/ocs-deploy/download")
 ///     .http("0.0.0.0:80".parse()?)
 ///     .https("0.0.0.0:443".parse()?, tls)
+///     // Optional: fragments only, with sendfile, on a port of their own.
+///     .files("0.0.0.0:8080".parse()?, "/var/lib/ocs-deploy/download", FilesConfig::default())
 ///     .start()
 ///     .await?;
 /// println!("listening on {:?} and {:?}", running.http_addr(), running.https_addr());
+/// println!("fragments also on {:?}", running.files_addr());
 /// running
 ///     .run_until(async { let _ = tokio::signal::ctrl_c().await; }, Duration::from_secs(10))
 ///     .await?;
