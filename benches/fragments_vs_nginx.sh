@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Serves a package's 1 MiB fragments to CONNECTIONS concurrent keep-alive connections
-# with `ocs-deploy-server serve` (its plain-HTTP listener) and with nginx (sendfile)
-# serving the same folder, in the same run, alternating ROUNDS times; prints requests/s,
-# median and p99 of each, the ratio ours / nginx, and each server's RSS (start, peak,
-# end, sampled every 0.5 s) to show memory stays flat.
+# with `ocs-deploy-server serve` (its `--files` listener, sendfile: "files"; and its
+# plain-HTTP axum listener: "axum") and with nginx (sendfile) serving the same folder, in
+# the same run, alternating ROUNDS times; prints requests/s, median and p99 of each, the
+# ratio ours (files) / nginx (and axum / nginx), and each server's RSS (start, peak, end,
+# sampled every 0.5 s) to show memory stays flat. Both of ours are one process.
 #
 # Target (issue): at least 1.0x nginx, memory flat.
 #
@@ -78,9 +79,11 @@ echo "package $ID: $FRAGS fragments in $PKG" >&2
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Our server, plain HTTP only.
+# Our server, plain HTTP (axum) and the files listener.
 OURS_PORT=$(free_port)
-"$SERVER" --data-dir "$DATA" serve --http "127.0.0.1:$OURS_PORT" >"$WORK_DIR/ours.out" 2>"$WORK_DIR/ours.err" &
+FILES_PORT=$(free_port)
+"$SERVER" --data-dir "$DATA" serve --http "127.0.0.1:$OURS_PORT" --files "127.0.0.1:$FILES_PORT" \
+    >"$WORK_DIR/ours.out" 2>"$WORK_DIR/ours.err" &
 OURS_PID=$!
 PIDS+=("$OURS_PID")
 
@@ -125,15 +128,19 @@ wait_port() {
     exit 1
 }
 wait_port "$OURS_PORT"
+wait_port "$FILES_PORT"
 wait_port "$NGINX_PORT"
-# Same bytes from both.
-if ! cmp -s <(curl -sf "http://127.0.0.1:$OURS_PORT/download/$ID/$ID-2") \
-    <(curl -sf "http://127.0.0.1:$NGINX_PORT/download/$ID/$ID-2"); then
-    echo "FAIL: the two servers send different bytes for fragment 2" >&2
-    exit 1
-fi
+# Same bytes from all three.
+for port in "$OURS_PORT" "$FILES_PORT"; do
+    if ! cmp -s <(curl -sf "http://127.0.0.1:$port/download/$ID/$ID-2") \
+        <(curl -sf "http://127.0.0.1:$NGINX_PORT/download/$ID/$ID-2"); then
+        echo "FAIL: port $port and nginx send different bytes for fragment 2" >&2
+        exit 1
+    fi
+done
 
-for n in $(seq 1 "$FRAGS"); do echo "http://127.0.0.1:$OURS_PORT/download/$ID/$ID-$n"; done >"$WORK_DIR/urls-ours.txt"
+for n in $(seq 1 "$FRAGS"); do echo "http://127.0.0.1:$OURS_PORT/download/$ID/$ID-$n"; done >"$WORK_DIR/urls-axum.txt"
+for n in $(seq 1 "$FRAGS"); do echo "http://127.0.0.1:$FILES_PORT/download/$ID/$ID-$n"; done >"$WORK_DIR/urls-files.txt"
 for n in $(seq 1 "$FRAGS"); do echo "http://127.0.0.1:$NGINX_PORT/download/$ID/$ID-$n"; done >"$WORK_DIR/urls-nginx.txt"
 # Page cache warm for both.
 cat "$PKG"/* >/dev/null
@@ -190,7 +197,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
     echo "round $r" >&2
     # shellcheck disable=SC2046 # nginx_pids is a list of words
     measure nginx "$WORK_DIR/urls-nginx.txt" $(nginx_pids)
-    measure ours "$WORK_DIR/urls-ours.txt" "$OURS_PID"
+    measure files "$WORK_DIR/urls-files.txt" "$OURS_PID"
+    measure axum "$WORK_DIR/urls-axum.txt" "$OURS_PID"
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -203,12 +211,14 @@ while read -r name rps p99 median start peak end; do
 done <"$WORK_DIR/results"
 # Best round of each.
 best() { awk -v n="$1" '$1 == n && $2 > b { b = $2; p = $3 } END { print b, p }' "$WORK_DIR/results"; }
-read -r OURS_RPS OURS_P99 <<<"$(best ours)"
+read -r OURS_RPS OURS_P99 <<<"$(best files)"
+read -r AXUM_RPS AXUM_P99 <<<"$(best axum)"
 read -r NGINX_RPS NGINX_P99 <<<"$(best nginx)"
 RATIO=$(awk -v a="$OURS_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.3f", a / b }')
 P99_RATIO=$(awk -v a="$OURS_P99" -v b="$NGINX_P99" 'BEGIN { printf "%.3f", a / b }')
-echo "best round: ours $OURS_RPS req/s (p99 $OURS_P99 ms), nginx $NGINX_RPS req/s (p99 $NGINX_P99 ms)"
-echo "ratio ours / nginx, requests/s: $RATIO (target >= $MIN_RATIO); p99 ours / nginx: $P99_RATIO (lower is better)"
+AXUM_RATIO=$(awk -v a="$AXUM_RPS" -v b="$NGINX_RPS" 'BEGIN { printf "%.3f", a / b }')
+echo "best round: files $OURS_RPS req/s (p99 $OURS_P99 ms), axum $AXUM_RPS req/s (p99 $AXUM_P99 ms), nginx $NGINX_RPS req/s (p99 $NGINX_P99 ms)"
+echo "ratio files / nginx, requests/s: $RATIO (target >= $MIN_RATIO); p99 files / nginx: $P99_RATIO (lower is better); axum / nginx: $AXUM_RATIO"
 
 if awk -v r="$RATIO" -v m="$MIN_RATIO" 'BEGIN { exit !(r < m) }'; then
     echo "BELOW TARGET: ratio $RATIO < $MIN_RATIO" >&2

@@ -2,7 +2,7 @@
 //! its packages.
 //!
 //! ```text
-//! ocs-deploy-server --data-dir DIR [--database-url URL] serve --http ADDR --https ADDR [--tls-cert FILE --tls-key FILE] [--admin-token-file FILE]
+//! ocs-deploy-server --data-dir DIR [--database-url URL] serve --http ADDR --https ADDR [--files ADDR] [--tls-cert FILE --tls-key FILE] [--admin-token-file FILE]
 //! ocs-deploy-server --data-dir DIR package build [FILE] --name NAME --priority P --action launch|execute|store --command CMD [--fragment-size BYTES|--fragments N]
 //! ocs-deploy-server --data-dir DIR package activate ID --info-url HOST:PORT/download --pack-url HOST:PORT/download [--allow-loopback]
 //! ocs-deploy-server --data-dir DIR package affect ID (--device DEVICEID... | --all | --group NAME) [--force]
@@ -44,7 +44,7 @@ use ocs_deploy_core::store::{
 };
 use ocs_deploy_core::{Action, PackageId, Priority, Timestamp};
 use ocs_deploy_http::server::{
-    AdminConfig, AdminToken, EndpointConfig, Server, TlsConfig, admin_router_with,
+    AdminConfig, AdminToken, EndpointConfig, FilesConfig, Server, TlsConfig, admin_router_with,
 };
 use ocs_deploy_store_sql::{DirectoryFiles, SqlStore};
 use serde_json::json;
@@ -77,6 +77,10 @@ enum Command {
         /// HTTPS listener (info files, fragments, the OCS endpoint).
         #[arg(long)]
         https: Option<SocketAddr>,
+        /// Fragments-only listener (plain TCP, bodies sent with sendfile; no info files,
+        /// no OCS endpoint), serving the same `/download/<id>/<id>-<n>` URLs.
+        #[arg(long)]
+        files: Option<SocketAddr>,
         /// Server certificate (PEM, with its chain); without it one is generated, with
         /// `DATA_DIR/cacert.pem` for the agents.
         #[arg(long, requires = "tls_key")]
@@ -277,6 +281,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         Command::Serve {
             http,
             https,
+            files,
             tls_cert,
             tls_key,
             tls_names,
@@ -294,6 +299,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 &cli,
                 *http,
                 *https,
+                *files,
                 tls_cert.as_deref().zip(tls_key.as_deref()),
                 tls_names,
                 admin,
@@ -352,17 +358,20 @@ fn admin_token(file: Option<&Path>) -> Result<Option<AdminToken>, Box<dyn Error>
     }
 }
 
+// Each argument is a `serve` option; a struct would only repeat their names.
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     cli: &Cli,
     http: Option<SocketAddr>,
     https: Option<SocketAddr>,
+    files: Option<SocketAddr>,
     pem: Option<(&Path, &Path)>,
     names: &[String],
     admin: Option<(AdminToken, AdminConfig)>,
     allow_loopback: bool,
 ) -> Result<(), Box<dyn Error>> {
-    if http.is_none() && https.is_none() {
-        return Err("give --http ADDR, --https ADDR or both".into());
+    if http.is_none() && https.is_none() && files.is_none() {
+        return Err("give --http ADDR, --https ADDR, --files ADDR or several".into());
     }
     if admin.is_some() && https.is_none() {
         return Err("the admin API is served over HTTPS only: give --https ADDR".into());
@@ -384,6 +393,9 @@ async fn serve(
     if let Some(addr) = http {
         server = server.http(addr);
     }
+    if let Some(addr) = files {
+        server = server.files(addr, packages_dir(&cli.data_dir), FilesConfig::default());
+    }
     if let Some(addr) = https {
         let tls = if let Some((cert, key)) = pem {
             TlsConfig::from_pem_files(cert, key)?
@@ -402,6 +414,9 @@ async fn serve(
     }
     if let Some(addr) = running.https_addr() {
         println!("https {addr}");
+    }
+    if let Some(addr) = running.files_addr() {
+        println!("files {addr}");
     }
     running
         .run_until(shutdown_signal(), Duration::from_secs(10))

@@ -418,3 +418,38 @@ async fn the_admin_api_activates_on_loopback_hosts_only_with_allow_loopback() {
     assert_eq!(accepted.status(), reqwest::StatusCode::CREATED);
     serving.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_files_serves_fragments_on_a_listener_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = build_packages(dir.path(), &data, &dir.path().join("marker")).await;
+    let mut serving = Serving::start_with(&data, &["--files", "127.0.0.1:0"]);
+    let files = serving.files.clone().expect("a files address line");
+    let client = reqwest::Client::new();
+    for n in 1..=2 {
+        let path = format!("/download/{id}/{id}-{n}");
+        let expected = std::fs::read(data.join(format!("packages/{id}/{id}-{n}"))).unwrap();
+        let from_files = client
+            .get(format!("http://{files}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(from_files.status(), reqwest::StatusCode::OK);
+        let etag = from_files.headers()["etag"].clone();
+        assert_eq!(from_files.bytes().await.unwrap(), expected);
+        let from_http = client
+            .get(format!("http://{}{path}", serving.http))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(from_http.headers()["etag"], etag);
+    }
+    let info = client
+        .get(format!("http://{files}/download/{id}/info"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), reqwest::StatusCode::FORBIDDEN);
+    serving.stop();
+}

@@ -8,6 +8,8 @@
 //! - [`download_router`]: `GET`/`HEAD /download/<id>/info` and
 //!   `/download/<id>/<id>-<n>` from a package root on disk, with ranges and validators;
 //!   [`InfoFiles`] says whether info files are served (HTTPS) or refused (plain HTTP).
+//! - [`serve_files`] ([`FilesConfig`]): the fragments of the same package root on a
+//!   plain-TCP listener of its own that sends bodies with `sendfile(2)` (no info files).
 //! - [`TlsConfig`]: a certificate from PEM files, or generated with a CA for the agents
 //!   ([`GeneratedCertificates`]).
 //! - [`admin_router`]: the admin API (`/admin/v1/...`, JSON, bearer [`AdminToken`]) for
@@ -24,6 +26,7 @@ pub mod admin;
 mod config;
 mod download;
 mod error;
+mod files;
 mod ocs_endpoint;
 mod serve;
 mod tls;
@@ -34,6 +37,7 @@ pub use admin::{
 pub use config::{Clock, EndpointConfig};
 pub use download::{InfoFiles, download_router};
 pub use error::EndpointError;
+pub use files::{FilesConfig, serve_files};
 pub use ocs_endpoint::{REPLY_CONTENT_TYPE, ocs_router};
 pub use serve::{HEADER_READ_TIMEOUT, RunningServer, ServeError, Server};
 pub use tls::{DEFAULT_NAMES, GeneratedCertificates, TlsConfig, TlsError};

@@ -10,17 +10,19 @@ use axum::Router;
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::{Control, Handle};
 use ocs_deploy_core::service::DeploymentService;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 
-use super::{EndpointConfig, InfoFiles, TlsConfig, download_router, ocs_router};
+use super::files::serve_until;
+use super::{EndpointConfig, FilesConfig, InfoFiles, TlsConfig, download_router, ocs_router};
 
 /// Starting or running the listeners failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
-    /// Neither an HTTP nor an HTTPS address was given.
-    #[error("no listener configured: give an HTTP or an HTTPS address")]
+    /// No HTTP, HTTPS or files address was given.
+    #[error("no listener configured: give an HTTP, an HTTPS or a files address")]
     NoListener,
     /// A listener could not be bound.
     #[error("cannot listen on {addr}")]
@@ -34,7 +36,7 @@ pub enum ServeError {
     /// A listener stopped with an error.
     #[error("the {scheme} listener failed")]
     Listener {
-        /// `http` or `https`.
+        /// `http`, `https` or `files`.
         scheme: &'static str,
         /// Why.
         #[source]
@@ -43,7 +45,7 @@ pub enum ServeError {
     /// A listener's task panicked or was cancelled.
     #[error("the {scheme} listener task ended abnormally")]
     Task {
-        /// `http` or `https`.
+        /// `http`, `https` or `files`.
         scheme: &'static str,
         /// Why.
         #[source]
@@ -58,7 +60,9 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The server of the OCS agents: an HTTP listener and an HTTPS listener (either may be
 /// left out), each answering the OCS communication endpoint ([`ocs_router`]) and the
 /// package files ([`download_router`]); info files only over HTTPS, and the admin API
-/// ([`admin`](Self::admin)) only over HTTPS.
+/// ([`admin`](Self::admin)) only over HTTPS. Optionally a third, fragments-only listener
+/// ([`files`](Self::files), [`serve_files`](super::serve_files)) that sends bodies with
+/// `sendfile(2)`.
 ///
 /// [`start`](Self::start) binds the listeners (port 0 picks a free port) and returns a
 /// [`RunningServer`] with the bound addresses; stop it with
@@ -69,7 +73,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// use std::time::Duration;
 /// use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
 /// use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
-/// use ocs_deploy_http::server::{EndpointConfig, Server, TlsConfig};
+/// use ocs_deploy_http::server::{EndpointConfig, FilesConfig, Server, TlsConfig};
 ///
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let service = Arc::new(DeploymentService::new(
@@ -82,9 +86,12 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// let running = Server::new(service, EndpointConfig::default(), "/var/lib/ocs-deploy/download")
 ///     .http("0.0.0.0:80".parse()?)
 ///     .https("0.0.0.0:443".parse()?, tls)
+///     // Optional: fragments only, with sendfile, on a port of their own.
+///     .files("0.0.0.0:8080".parse()?, "/var/lib/ocs-deploy/download", FilesConfig::default())
 ///     .start()
 ///     .await?;
 /// println!("listening on {:?} and {:?}", running.http_addr(), running.https_addr());
+/// println!("fragments also on {:?}", running.files_addr());
 /// running
 ///     .run_until(async { let _ = tokio::signal::ctrl_c().await; }, Duration::from_secs(10))
 ///     .await?;
@@ -97,6 +104,7 @@ pub struct Server {
     admin: Option<Router>,
     http: Option<SocketAddr>,
     https: Option<(SocketAddr, TlsConfig)>,
+    files: Option<(SocketAddr, PathBuf, FilesConfig)>,
 }
 
 impl Server {
@@ -125,6 +133,7 @@ impl Server {
             admin: None,
             http: None,
             https: None,
+            files: None,
         }
     }
 
@@ -151,6 +160,20 @@ impl Server {
         self
     }
 
+    /// Serves the package fragments under `package_root` (normally the root given to
+    /// [`new`](Self::new)) on `addr` with [`serve_files`](super::serve_files): a plain-TCP
+    /// listener of its own that sends bodies with `sendfile(2)`, and refuses info files.
+    #[must_use]
+    pub fn files(
+        mut self,
+        addr: SocketAddr,
+        package_root: impl Into<PathBuf>,
+        config: FilesConfig,
+    ) -> Self {
+        self.files = Some((addr, package_root.into(), config));
+        self
+    }
+
     /// Binds the listeners and starts serving, on the current tokio runtime.
     ///
     /// # Errors
@@ -159,7 +182,7 @@ impl Server {
     // will drive the listeners (it spawns them and registers their sockets).
     #[allow(clippy::unused_async)]
     pub async fn start(self) -> Result<RunningServer, ServeError> {
-        if self.http.is_none() && self.https.is_none() {
+        if self.http.is_none() && self.https.is_none() && self.files.is_none() {
             return Err(ServeError::NoListener);
         }
         let plain_app = self.http_app.layer(TraceLayer::new_for_http());
@@ -177,6 +200,8 @@ impl Server {
         let mut running = RunningServer {
             http: None,
             https: None,
+            files: None,
+            files_stop: None,
             control: control.clone(),
             tasks: Vec::new(),
         };
@@ -215,6 +240,24 @@ impl Server {
             running.https = Some(bound);
             tracing::info!(addr = %bound, "HTTPS listener started");
         }
+        if let Some((addr, root, config)) = self.files {
+            let (listener, bound) = bind(addr)?;
+            let listener = listener
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(listener))
+                .map_err(|source| ServeError::Bind { addr, source })?;
+            let (stop, stopped) = oneshot::channel::<Duration>();
+            let fallback = config.shutdown_grace;
+            running.tasks.push((
+                "files",
+                tokio::spawn(serve_until(listener, root, config, async move {
+                    stopped.await.unwrap_or(fallback)
+                })),
+            ));
+            running.files = Some(bound);
+            running.files_stop = Some(stop);
+            tracing::info!(addr = %bound, "files listener started");
+        }
         Ok(running)
     }
 }
@@ -234,6 +277,8 @@ fn bind(addr: SocketAddr) -> Result<(std::net::TcpListener, SocketAddr), ServeEr
 pub struct RunningServer {
     http: Option<SocketAddr>,
     https: Option<SocketAddr>,
+    files: Option<SocketAddr>,
+    files_stop: Option<oneshot::Sender<Duration>>,
     control: Control,
     tasks: Vec<(&'static str, JoinHandle<std::io::Result<()>>)>,
 }
@@ -247,6 +292,11 @@ impl RunningServer {
     /// The address the HTTPS listener is bound to.
     pub fn https_addr(&self) -> Option<SocketAddr> {
         self.https
+    }
+
+    /// The address the files listener ([`Server::files`]) is bound to.
+    pub fn files_addr(&self) -> Option<SocketAddr> {
+        self.files
     }
 
     /// Serves until `signal` completes, then shuts down as [`shutdown`](Self::shutdown)
@@ -271,6 +321,9 @@ impl RunningServer {
     pub async fn shutdown(self, grace: Duration) -> Result<(), ServeError> {
         tracing::info!(?grace, "shutting down");
         self.control.graceful_shutdown(Some(grace));
+        if let Some(stop) = self.files_stop {
+            let _ = stop.send(grace);
+        }
         let mut first_error = None;
         for (scheme, task) in self.tasks {
             let error = match task.await {

@@ -6,6 +6,7 @@ mod admin;
 mod client;
 mod download;
 mod endpoint;
+mod files;
 mod reference;
 mod support;
 mod tls;

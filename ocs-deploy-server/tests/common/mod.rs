@@ -11,6 +11,9 @@ pub(crate) struct Serving {
     pub(crate) http: String,
     /// The HTTPS listener's address.
     pub(crate) https: String,
+    /// The files listener's address, when started with `--files`.
+    #[allow(dead_code)] // Not every test binary starts a files listener.
+    pub(crate) files: Option<String>,
 }
 
 impl Serving {
@@ -42,7 +45,13 @@ impl Serving {
         };
         let http = addr("http");
         let https = addr("https");
-        Self { child, http, https }
+        let files = extra.contains(&"--files").then(|| addr("files"));
+        Self {
+            child,
+            http,
+            https,
+            files,
+        }
     }
 
     /// Asks for a graceful shutdown (SIGTERM) and checks the server exits with success.

@@ -1,8 +1,8 @@
 //! Package files: `GET`/`HEAD /download/<id>/info` and `/download/<id>/<id>-<n>`, from
 //! a package root directory on disk.
 
-mod conditional;
-mod name;
+pub(crate) mod conditional;
+pub(crate) mod name;
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
