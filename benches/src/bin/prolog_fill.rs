@@ -18,11 +18,10 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use futures::StreamExt;
-use ocs_deploy_core::protocol::DeviceId;
-use ocs_deploy_core::service::{BuildRequest, DeploymentService, ServiceConfig};
-use ocs_deploy_core::store::{AffectOptions, ComputerId, ComputerUpdate, Store};
-use ocs_deploy_core::{Action, Timestamp};
+use ocs_deploy_benches::{affect_packages, device_text, register_computers};
+use ocs_deploy_core::Timestamp;
+use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
+use ocs_deploy_core::store::Store;
 use ocs_deploy_store_sql::{DirectoryFiles, SqlStore};
 
 #[derive(Parser)]
@@ -40,10 +39,6 @@ struct Args {
     /// Write the DEVICEIDs here, one a line.
     #[arg(long)]
     devices_out: Option<PathBuf>,
-}
-
-fn device(n: u32) -> String {
-    format!("pc{n:07}-2026-01-01-00-00-00")
 }
 
 fn now() -> Timestamp {
@@ -70,55 +65,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
     let now = now();
     let started = std::time::Instant::now();
-    let mut inventories = futures::stream::iter(0..args.computers)
-        .map(|n| {
-            let store = Arc::clone(&store);
-            async move {
-                let mut update = ComputerUpdate::new(DeviceId::parse(&device(n))?);
-                update.name = Some(format!("pc{n:07}"));
-                update.ip_address = Some(format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255));
-                Ok::<_, Box<dyn Error>>(store.upsert_computer(&update, now).await?)
-            }
-        })
-        .buffer_unordered(16);
-    let mut ids: Vec<ComputerId> = Vec::with_capacity(args.computers as usize);
-    while let Some(id) = inventories.next().await {
-        ids.push(id?);
-    }
-    drop(inventories);
+    let ids = register_computers(&store, args.computers, now, || ()).await?;
     eprintln!(
         "{} computers in {:.1} s",
         ids.len(),
         started.elapsed().as_secs_f64()
     );
-    for p in 0..args.packages {
-        let request = BuildRequest::new(
-            format!("package {p}"),
-            Action::Execute {
-                command: "true".into(),
-            },
-        );
-        let package = service
-            .build(
-                request,
-                None::<futures::stream::Empty<Result<bytes::Bytes, std::io::Error>>>,
-                now,
-            )
-            .await?;
-        let activation = service
-            .activate(
-                package.id,
-                "ocs.example.com/download",
-                "ocs.example.com/download",
-                now,
-            )
-            .await?;
-        for chunk in ids.chunks(10_000) {
-            store
-                .affect(activation, chunk, &AffectOptions::default(), now)
-                .await?;
-        }
-    }
+    affect_packages(&service, &store, &ids, args.packages, now, || ()).await?;
     eprintln!(
         "{} packages affected to every computer, {:.1} s in all",
         args.packages,
@@ -132,7 +85,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     if let Some(path) = args.devices_out {
         let mut text = String::with_capacity(args.computers as usize * 32);
         for n in 0..args.computers {
-            text.push_str(&device(n));
+            text.push_str(&device_text(n));
             text.push('\n');
         }
         std::fs::write(&path, text)?;

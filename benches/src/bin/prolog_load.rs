@@ -16,13 +16,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use ocs_deploy_core::protocol::DeviceId;
-use ocs_deploy_core::service::{BuildRequest, DeploymentService, ServiceConfig};
-use ocs_deploy_core::store::{AffectOptions, ComputerId, ComputerUpdate, Store};
+use ocs_deploy_benches::{affect_packages, device, register_computers};
+use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
+use ocs_deploy_core::store::Store;
 use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
-use ocs_deploy_core::{Action, PackageId, StatusCode, Timestamp};
+use ocs_deploy_core::{PackageId, StatusCode, Timestamp};
 use ocs_deploy_store_sql::{Backend, SqlStore};
 
 #[derive(Parser)]
@@ -73,10 +72,6 @@ fn summarize(mut times: Vec<Duration>) -> Summary {
     }
 }
 
-fn device(n: u32) -> DeviceId {
-    DeviceId::parse(&format!("pc{n:07}-2026-01-01-00-00-00")).expect("valid device id")
-}
-
 fn bar(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
@@ -98,60 +93,13 @@ async fn fill(
     now: Timestamp,
 ) -> Result<PackageId, Box<dyn Error>> {
     let fill = bar(u64::from(computers), "computers");
-    // Inventories arrive concurrently, as from a real fleet (and a database store fills in
-    // a fraction of the time one transaction after another would take).
-    let mut inventories = futures::stream::iter(0..computers)
-        .map(|n| {
-            let store = Arc::clone(store);
-            async move {
-                let mut update = ComputerUpdate::new(device(n));
-                update.name = Some(format!("pc{n:07}"));
-                update.ip_address = Some(format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255));
-                store.upsert_computer(&update, now).await
-            }
-        })
-        .buffer_unordered(16);
-    let mut ids: Vec<ComputerId> = Vec::with_capacity(computers as usize);
-    while let Some(id) = inventories.next().await {
-        ids.push(id?);
-        fill.inc(1);
-    }
-    drop(inventories);
+    let ids = register_computers(store, computers, now, || fill.inc(1)).await?;
     fill.finish_and_clear();
     let affect = bar(u64::from(args.packages), "affectations");
-    let mut first_package = None;
-    for p in 0..args.packages {
-        let request = BuildRequest::new(
-            format!("package {p}"),
-            Action::Execute {
-                command: "true".into(),
-            },
-        );
-        let package = service
-            .build(
-                request,
-                None::<futures::stream::Empty<Result<bytes::Bytes, std::io::Error>>>,
-                now,
-            )
-            .await?;
-        first_package.get_or_insert(package.id);
-        let activation = service
-            .activate(
-                package.id,
-                "ocs.example.com/download",
-                "ocs.example.com/download",
-                now,
-            )
-            .await?;
-        for chunk in ids.chunks(10_000) {
-            store
-                .affect(activation, chunk, &AffectOptions::default(), now)
-                .await?;
-        }
-        affect.inc(1);
-    }
+    let packages =
+        affect_packages(service, store, &ids, args.packages, now, || affect.inc(1)).await?;
     affect.finish_and_clear();
-    first_package.ok_or_else(|| "no package".into())
+    packages.first().copied().ok_or_else(|| "no package".into())
 }
 
 /// One fleet, filled and ready to be contacted.

@@ -131,15 +131,21 @@ fn excerpt(text: &str) -> String {
     text.chars().take(120).collect()
 }
 
-struct Opened {
-    file: std::fs::File,
-    len: u64,
-    validators: Validators,
+/// A package file opened for serving, with its length and validators (also used by the
+/// files listener).
+pub(crate) struct Opened {
+    pub(crate) file: std::fs::File,
+    pub(crate) len: u64,
+    pub(crate) validators: Validators,
 }
 
 /// Opens a package file, or `None` when there is no such regular file inside `root`
 /// (missing, a directory, or a symbolic link leading out of `root`).
-fn open(root: &Path, package: PackageId, file: FileName) -> std::io::Result<Option<Opened>> {
+pub(crate) fn open(
+    root: &Path,
+    package: PackageId,
+    file: FileName,
+) -> std::io::Result<Option<Opened>> {
     let not_found = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => Ok(None),
         _ => Err(e),

@@ -3,10 +3,8 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use ocs_deploy_core::PackageId;
 use ocs_deploy_core::store::FileName;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -15,8 +13,9 @@ use tokio::time::Instant;
 
 use super::Shared;
 use super::request::{self, Method, Parsed, Request};
-use crate::server::download::conditional::{Range, Validators};
+use crate::server::download::conditional::Range;
 use crate::server::download::name;
+use crate::server::download::{Opened, open};
 
 /// Bytes read from the socket at a time while waiting for a head.
 const READ_CHUNK: usize = 4096;
@@ -161,49 +160,6 @@ async fn respond(
 /// At most 120 characters of a text from the URL, for a log line.
 fn excerpt(text: &str) -> String {
     text.chars().take(120).collect()
-}
-
-struct Opened {
-    file: File,
-    len: u64,
-    validators: Validators,
-}
-
-/// Opens a package file, or `None` when there is no such regular file inside `root`
-/// (missing, a directory, or a symbolic link leading out of `root`); the download
-/// router's rule.
-fn open(root: &Path, package: PackageId, file: FileName) -> io::Result<Option<Opened>> {
-    let not_found = |e: io::Error| match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Ok(None),
-        _ => Err(e),
-    };
-    let root = match std::fs::canonicalize(root) {
-        Ok(root) => root,
-        Err(e) => return not_found(e),
-    };
-    let path = root.join(file.relative_path(package));
-    let real = match std::fs::canonicalize(&path) {
-        Ok(real) => real,
-        Err(e) => return not_found(e),
-    };
-    if !real.starts_with(&root) {
-        tracing::warn!(package_id = %package, path = %path.display(), "package file is a link out of the package root; refused");
-        return Ok(None);
-    }
-    let handle = match File::open(&real) {
-        Ok(handle) => handle,
-        Err(e) => return not_found(e),
-    };
-    let metadata = handle.metadata()?;
-    if !metadata.is_file() {
-        return Ok(None);
-    }
-    let len = metadata.len();
-    Ok(Some(Opened {
-        file: handle,
-        len,
-        validators: Validators::new(len, metadata.modified().ok()),
-    }))
 }
 
 async fn send_file(
