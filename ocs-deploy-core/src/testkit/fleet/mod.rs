@@ -1,5 +1,6 @@
-//! The fleet simulator: thousands of agents, each running the real [`Scheduler`] and
-//! [`Job`] state machines, against the real [`DeploymentService`] over any
+//! The fleet simulator: thousands of agents, each running the real
+//! [`Scheduler`](crate::schedule::Scheduler) and [`Job`](crate::agent::Job) state machines,
+//! against the real [`DeploymentService`] over any
 //! [`Store`](crate::store::Store), in virtual time.
 //!
 //! # Model
@@ -30,7 +31,7 @@
 //!   transfer does.
 //! - **Builds** are not redone: every fragment was checked against its SHA-256 when it
 //!   arrived (a corrupted one is discarded and fetched again), and keeping the bytes of
-//!   100 000 agents would not fit in memory. [`Job::built`] is told the build succeeded.
+//!   100 000 agents would not fit in memory. [`Job::built`](crate::agent::Job::built) is told the build succeeded.
 //! - **Installs** go through an [`Executor`]; its virtual duration is how far it moved the
 //!   clock (see [`ScriptedExecutor`]).
 //! - **Faults**: the transport injects them ([`FaultyTransport`]); slow servers are
