@@ -17,7 +17,7 @@ use ocs_deploy_core::protocol::{Hardware, Request};
 use ocs_deploy_core::service::{DeploymentService, Reply, ServiceConfig};
 use ocs_deploy_core::store::{FileName, PackageFiles};
 use ocs_deploy_core::testkit::{MemoryFiles, MemoryStore};
-use ocs_deploy_http::server::admin::api::{ErrorBody, Package};
+use ocs_deploy_http::server::admin::api::{self, ErrorBody, Package};
 use ocs_deploy_http::server::{
     AdminConfig, AdminToken, Clock, EndpointConfig, RunningServer, Server, TlsConfig,
     admin_router_with,
@@ -117,6 +117,23 @@ impl Admin {
     async fn get<T: DeserializeOwned>(&self, path: &str) -> T {
         let response = self.request(Method::GET, path).send().await.unwrap();
         parse(response, StatusCode::OK).await
+    }
+
+    /// Activates package `id` on `ocs.example.com/download` through the API (201).
+    async fn activate(&self, id: u64) -> api::Activation {
+        parse(
+            self.send_json(
+                Method::POST,
+                &format!("/packages/{id}/activations"),
+                &serde_json::json!({
+                    "info_location": "ocs.example.com/download",
+                    "pack_location": "ocs.example.com/download",
+                }),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await
     }
 
     /// The computer exists, as after its first inventory.

@@ -72,19 +72,7 @@ async fn every_operation_end_to_end() {
     assert_eq!(shown, package);
 
     // Activate.
-    let activation: Activation = parse(
-        a.send_json(
-            Method::POST,
-            &format!("/packages/{id}/activations"),
-            &serde_json::json!({
-                "info_location": "ocs.example.com/download",
-                "pack_location": "ocs.example.com/download",
-            }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let activation: Activation = a.activate(id).await;
     assert_eq!(activation.package, id);
     assert_eq!(activation.info_location, "ocs.example.com/download");
     let activations: Vec<Activation> = a.get(&format!("/packages/{id}/activations")).await;
@@ -378,19 +366,7 @@ async fn unaffect_reaffect_timeline_group_unaffect_and_download_server() {
     )
     .await;
     let id = package.id;
-    let activation: Activation = parse(
-        a.send_json(
-            Method::POST,
-            &format!("/packages/{id}/activations"),
-            &serde_json::json!({
-                "info_location": "ocs.example.com/download",
-                "pack_location": "ocs.example.com/download",
-            }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let activation: Activation = a.activate(id).await;
     let failing = "pc-fail-2026-01-01-00-00-00";
     let other = "pc-other-2026-01-01-00-00-00";
     a.register(failing, "pc-fail").await;
