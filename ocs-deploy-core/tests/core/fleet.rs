@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use futures::executor::block_on;
 use ocs_deploy_core::agent::{InstallOutcome, ResultStyle};
-use ocs_deploy_core::protocol::DownloadConfig;
 use ocs_deploy_core::schedule::Latency;
 use ocs_deploy_core::service::{DeploymentService, ServiceConfig};
 use ocs_deploy_core::testkit::fleet::{
@@ -20,22 +19,14 @@ use ocs_deploy_core::testkit::{
 use ocs_deploy_core::{Priority, Timestamp};
 use proptest::prelude::*;
 
+use crate::schedule::{closed_form, config as latencies};
+
 fn service() -> Arc<DeploymentService> {
     Arc::new(DeploymentService::new(
         Arc::new(MemoryStore::new()),
         Arc::new(MemoryFiles::new()),
         ServiceConfig::default(),
     ))
-}
-
-fn latencies(frag: u64, cycle: u64, period: u64, length: u32) -> DownloadConfig {
-    DownloadConfig {
-        fragment_latency: Duration::from_secs(frag),
-        cycle_latency: Duration::from_secs(cycle),
-        period_latency: Duration::from_secs(period),
-        period_length: length,
-        ..DownloadConfig::default()
-    }
 }
 
 /// `agents` agents and `packages`, contacting at the start, without jitter.
@@ -136,20 +127,6 @@ fn one_agent_reproduces_the_real_unix_agents_trace_and_result() {
     let status = reference_result("ERR");
     assert_eq!(report.packages[0].status_count(&status), 1, "{report}");
     assert!(report.all_finished());
-}
-
-/// When the last of `steps` zero-time steps of a lone package of priority `p` ends (the
-/// closed form of the schedule, as in `schedule.rs`).
-fn closed_form(p: u32, length: u32, steps: u32, frag: u64, cycle: u64, period: u64) -> u64 {
-    let per_period = length / p;
-    let period_time = u64::from(length) * cycle + u64::from(per_period) * frag + period;
-    let last = steps - 1;
-    let periods_before = u64::from(last / per_period);
-    let index_in_period = last % per_period;
-    let its_cycle = (index_in_period + 1) * p;
-    periods_before * period_time
-        + u64::from(its_cycle - 1) * cycle
-        + u64::from(index_in_period) * frag
 }
 
 fn one_agent_completion(

@@ -9,7 +9,8 @@ use ocs_deploy_core::schedule::{Latency, Next, Scheduler};
 use ocs_deploy_core::{PackageId, Priority, Timestamp};
 use proptest::prelude::*;
 
-fn config(frag: u64, cycle: u64, period: u64, length: u32) -> DownloadConfig {
+/// A download configuration with these latencies (seconds) and period length.
+pub(crate) fn config(frag: u64, cycle: u64, period: u64, length: u32) -> DownloadConfig {
     DownloadConfig {
         fragment_latency: Duration::from_secs(frag),
         cycle_latency: Duration::from_secs(cycle),
@@ -206,7 +207,14 @@ fn the_real_agents_package_steps_in_cycles_5_10_and_5() {
 
 /// When the last of `steps` steps of a lone package of priority `p` ends, with zero-time
 /// steps: the closed form of the schedule.
-fn closed_form(p: u32, length: u32, steps: u32, frag: u64, cycle: u64, period: u64) -> u64 {
+pub(crate) fn closed_form(
+    p: u32,
+    length: u32,
+    steps: u32,
+    frag: u64,
+    cycle: u64,
+    period: u64,
+) -> u64 {
     let per_period = length / p; // steps a period
     let period_time = u64::from(length) * cycle + u64::from(per_period) * frag + period;
     let last = steps - 1; // 0-based index of the last step
