@@ -31,7 +31,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt as _;
@@ -44,7 +44,8 @@ use ocs_deploy_core::store::{
 };
 use ocs_deploy_core::{Action, PackageId, Priority, Timestamp};
 use ocs_deploy_http::server::{
-    AdminConfig, AdminToken, EndpointConfig, FilesConfig, Server, TlsConfig, admin_router_with,
+    AdminConfig, AdminToken, Clock, EndpointConfig, FilesConfig, Server, TlsConfig,
+    admin_router_with,
 };
 use ocs_deploy_store_sql::{DirectoryFiles, SqlStore};
 use serde_json::json;
@@ -245,10 +246,7 @@ async fn main() -> ExitCode {
 }
 
 fn now() -> Timestamp {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_millis(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    Clock::system().now()
 }
 
 async fn service(
