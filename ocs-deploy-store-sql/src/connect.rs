@@ -8,6 +8,7 @@ use ocs_deploy_core::store::StoreError;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Connection, Executor};
 
+use crate::direct::Direct;
 use crate::error::{backend_error, unavailable};
 use crate::sql::{Inner, SqlStore};
 
@@ -169,6 +170,7 @@ pub(crate) async fn connect(url: &str, options: SqlStoreOptions) -> Result<SqlSt
             Box::pin(async move { sqlite_pragmas(conn, busy_ms, !memory).await })
         });
     }
+    let mut direct = None;
     let pool = if memory {
         // Every connection to `sqlite::memory:` is a database of its own: keep exactly one,
         // forever, and migrate through it.
@@ -206,6 +208,21 @@ pub(crate) async fn connect(url: &str, options: SqlStoreOptions) -> Result<SqlSt
             .run(&mut first)
             .await
             .map_err(|e| backend_error(backend, e))?;
+        if backend == Backend::Sqlite {
+            let file: Option<String> =
+                sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_optional(&mut first)
+                    .await
+                    .map_err(map)?;
+            direct = file.filter(|f| !f.is_empty()).map(|file| {
+                Arc::new(Direct::new(
+                    file.into(),
+                    url.contains("mode=ro"),
+                    options.sqlite_busy_timeout,
+                    options.max_connections as usize,
+                ))
+            });
+        }
         first.close().await.ok();
         pool.connect_with(connect_options).await.map_err(map)?
     };
@@ -218,6 +235,7 @@ pub(crate) async fn connect(url: &str, options: SqlStoreOptions) -> Result<SqlSt
             statements: Mutex::new(HashMap::new()),
             checkpointer,
             writer: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+            direct,
         }),
     })
 }

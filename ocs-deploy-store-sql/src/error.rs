@@ -12,7 +12,15 @@ use crate::Backend;
 #[derive(Debug)]
 pub(crate) enum Failure {
     Sql(sqlx::Error),
+    /// From a direct `SQLite` connection (see [`crate::direct`]).
+    Sqlite(rusqlite::Error),
     Store(StoreError),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
 }
 
 impl From<sqlx::Error> for Failure {
@@ -86,6 +94,38 @@ pub(crate) fn map(backend: Backend, e: sqlx::Error) -> StoreError {
             _ => backend_error(backend, e),
         },
         _ => backend_error(backend, e),
+    }
+}
+
+/// A direct `SQLite` connection's error as a store error, sorted as [`map`] sorts sqlx's.
+pub(crate) fn map_sqlite(e: rusqlite::Error) -> StoreError {
+    let backend = Backend::Sqlite;
+    match sqlite_code(&e) {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            unavailable(backend, e)
+        }
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict {
+            what: "row",
+            key: "constraint".to_owned(),
+        },
+        Some(rusqlite::ErrorCode::CannotOpen) => unavailable(backend, e),
+        _ => backend_error(backend, e),
+    }
+}
+
+/// Whether running a direct `SQLite` transaction again may succeed: a busy or locked
+/// database (another process holds the write lock).
+pub(crate) fn is_retriable_sqlite(e: &rusqlite::Error) -> bool {
+    matches!(
+        sqlite_code(e),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+fn sqlite_code(e: &rusqlite::Error) -> Option<rusqlite::ErrorCode> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
     }
 }
 

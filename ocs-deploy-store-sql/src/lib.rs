@@ -45,6 +45,7 @@
 )]
 
 mod connect;
+mod direct;
 mod error;
 pub mod files;
 mod sql;

@@ -16,7 +16,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Executor, Row, Transaction};
 
-use crate::error::{Attempt, Failure, corrupt, is_retriable, map};
+use crate::error::{Attempt, Failure, corrupt, is_retriable, is_retriable_sqlite, map, map_sqlite};
 use crate::{Backend, SqlStoreOptions};
 
 /// A [`Store`](ocs_deploy_core::store::Store) in `SQLite`, `PostgreSQL` or
@@ -41,6 +41,9 @@ pub(crate) struct Inner {
     /// Writers of this store queue here first, in order, and meet no lock in the database.
     /// (Other processes on the same file still meet the busy timeout.)
     pub(crate) writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Direct connections for the contact path, for a `SQLite` file (see
+    /// [`crate::direct`]).
+    pub(crate) direct: Option<Arc<crate::direct::Direct>>,
 }
 
 /// A write transaction, holding this store's writer turn (`SQLite`) until it ends.
@@ -129,6 +132,11 @@ impl SqlStore {
         &self.inner.pool
     }
 
+    /// The direct `SQLite` connections, for a store in a file.
+    pub(crate) fn direct(&self) -> Option<&Arc<crate::direct::Direct>> {
+        self.inner.direct.as_ref()
+    }
+
     pub(crate) fn is_mysql(&self) -> bool {
         self.inner.backend == Backend::MySql
     }
@@ -187,16 +195,21 @@ impl SqlStore {
     {
         let mut attempt = 0;
         loop {
-            match op().await {
+            let failure = match op().await {
                 Ok(v) => return Ok(v),
-                Err(Failure::Store(e)) => return Err(e),
-                Err(Failure::Sql(e)) if attempt < RETRIES && is_retriable(self.backend(), &e) => {
-                    attempt += 1;
-                    tracing::debug!(backend = %self.backend(), attempt, error = %e, "retrying transaction");
-                    tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
-                }
-                Err(Failure::Sql(e)) => return Err(map(self.backend(), e)),
+                Err(failure) => failure,
+            };
+            let retriable = match &failure {
+                Failure::Sql(e) => is_retriable(self.backend(), e),
+                Failure::Sqlite(e) => is_retriable_sqlite(e),
+                Failure::Store(_) => false,
+            };
+            if !retriable || attempt >= RETRIES {
+                return Err(self.store_error(failure));
             }
+            attempt += 1;
+            tracing::debug!(backend = %self.backend(), attempt, error = ?failure, "retrying transaction");
+            tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
         }
     }
 
@@ -205,10 +218,15 @@ impl SqlStore {
         &self,
         op: impl Future<Output = Attempt<T>>,
     ) -> Result<T, StoreError> {
-        match op.await {
-            Ok(v) => Ok(v),
-            Err(Failure::Store(e)) => Err(e),
-            Err(Failure::Sql(e)) => Err(map(self.backend(), e)),
+        op.await.map_err(|failure| self.store_error(failure))
+    }
+
+    /// A failed attempt as the store error callers see.
+    fn store_error(&self, failure: Failure) -> StoreError {
+        match failure {
+            Failure::Store(e) => e,
+            Failure::Sql(e) => map(self.backend(), e),
+            Failure::Sqlite(e) => map_sqlite(e),
         }
     }
 
@@ -261,53 +279,75 @@ impl SqlStore {
 
     /// A computer from the columns `id, device_id, name, os_name, ip_address, tag,
     /// download_server, last_contact, last_inventory`.
-    pub(crate) fn computer_row(&self, row: &AnyRow) -> Attempt<Computer> {
+    pub(crate) fn computer_row(&self, row: &impl Columns) -> Attempt<Computer> {
         Ok(Computer {
-            id: ComputerId(row.try_get("id")?),
-            device_id: self.device(&row.try_get::<String, _>("device_id")?)?,
-            name: row.try_get("name")?,
-            os_name: row.try_get("os_name")?,
-            ip_address: row.try_get("ip_address")?,
-            tag: row.try_get("tag")?,
-            download_server: row
-                .try_get::<Option<i64>, _>("download_server")?
-                .map(ComputerId),
-            last_contact: self.opt_time(row.try_get("last_contact")?)?,
-            last_inventory: self.opt_time(row.try_get("last_inventory")?)?,
+            id: ComputerId(row.int("id")?),
+            device_id: self.device(&row.text("device_id")?)?,
+            name: row.opt_text("name")?,
+            os_name: row.opt_text("os_name")?,
+            ip_address: row.opt_text("ip_address")?,
+            tag: row.opt_text("tag")?,
+            download_server: row.opt_int("download_server")?.map(ComputerId),
+            last_contact: self.opt_time(row.opt_int("last_contact")?)?,
+            last_inventory: self.opt_time(row.opt_int("last_inventory")?)?,
         })
     }
 
     /// An affectation from the columns of [`AFFECTATION_COLUMNS`].
-    pub(crate) fn affectation_row(&self, row: &AnyRow) -> Attempt<Affectation> {
+    pub(crate) fn affectation_row(&self, row: &impl Columns) -> Attempt<Affectation> {
         Ok(Affectation {
-            computer: ComputerId(row.try_get("computer")?),
-            activation: ActivationId(row.try_get("activation")?),
-            status: row.try_get("status")?,
+            computer: ComputerId(row.int("computer")?),
+            activation: ActivationId(row.int("activation")?),
+            status: row.opt_text("status")?,
             options: self.options_row(row)?,
-            changed: self.time(row.try_get("changed_at")?)?,
+            changed: self.time(row.int("changed_at")?)?,
         })
     }
 
     /// Affectation options from the columns `forced, schedule_at, post_command`.
-    pub(crate) fn options_row(&self, row: &AnyRow) -> Attempt<AffectOptions> {
+    pub(crate) fn options_row(&self, row: &impl Columns) -> Attempt<AffectOptions> {
         Ok(AffectOptions {
-            force: row.try_get::<i64, _>("forced")? != 0,
-            schedule: self.opt_time(row.try_get("schedule_at")?)?,
-            post_command: row.try_get("post_command")?,
+            force: row.int("forced")? != 0,
+            schedule: self.opt_time(row.opt_int("schedule_at")?)?,
+            post_command: row.opt_text("post_command")?,
         })
     }
 
     /// An activation from the columns of [`ACTIVATION_COLUMNS`].
-    pub(crate) fn activation_row(&self, row: &AnyRow) -> Attempt<Activation> {
+    pub(crate) fn activation_row(&self, row: &impl Columns) -> Attempt<Activation> {
         Ok(Activation {
-            id: ActivationId(row.try_get("act_id")?),
-            package: self.package_id(row.try_get("act_package")?)?,
-            info_location: row.try_get("info_location")?,
-            pack_location: row.try_get("pack_location")?,
-            cert_path: row.try_get("cert_path")?,
-            cert_file: row.try_get("cert_file")?,
-            created: self.time(row.try_get("act_created")?)?,
+            id: ActivationId(row.int("act_id")?),
+            package: self.package_id(row.int("act_package")?)?,
+            info_location: row.text("info_location")?,
+            pack_location: row.text("pack_location")?,
+            cert_path: row.opt_text("cert_path")?,
+            cert_file: row.opt_text("cert_file")?,
+            created: self.time(row.int("act_created")?)?,
         })
+    }
+}
+
+/// Reading columns by name from a row of either driver: sqlx's `AnyRow`, or a direct
+/// `SQLite` connection's row ([`crate::direct::NamedRow`]). The row conversions above take either.
+pub(crate) trait Columns {
+    fn int(&self, name: &str) -> Attempt<i64>;
+    fn opt_int(&self, name: &str) -> Attempt<Option<i64>>;
+    fn text(&self, name: &str) -> Attempt<String>;
+    fn opt_text(&self, name: &str) -> Attempt<Option<String>>;
+}
+
+impl Columns for AnyRow {
+    fn int(&self, name: &str) -> Attempt<i64> {
+        Ok(self.try_get(name)?)
+    }
+    fn opt_int(&self, name: &str) -> Attempt<Option<i64>> {
+        Ok(self.try_get(name)?)
+    }
+    fn text(&self, name: &str) -> Attempt<String> {
+        Ok(self.try_get(name)?)
+    }
+    fn opt_text(&self, name: &str) -> Attempt<Option<String>> {
+        Ok(self.try_get(name)?)
     }
 }
 

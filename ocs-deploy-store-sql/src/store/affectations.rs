@@ -10,8 +10,23 @@ use ocs_deploy_core::{PackageId, StatusClass, StatusCode, Timestamp};
 use sqlx::{AnyConnection, Row};
 
 use crate::SqlStore;
+use crate::direct::bind_all;
 use crate::error::{Attempt, Failure};
 use crate::sql::{CHUNK, affectation_columns, bind_ids, class_key, millis, package_key};
+
+/// Appends one event to the audit trail.
+const EVENT: &str =
+    "INSERT INTO status_events (computer, activation, status, changed_at) VALUES (?, ?, ?, ?)";
+
+/// The update that notifies a computer's waiting rows among a list of activations
+/// (`list` from [`SqlStore::in_ids`]), bound with the status, its class, the time, the
+/// computer and the list.
+fn notify_update(list: String) -> String {
+    format!(
+        "UPDATE affectations SET status = ?, status_class = ?, changed_at = ? \
+         WHERE computer = ? AND activation {list} AND status IS NULL"
+    )
+}
 
 /// How many times `record_result` re-reads a status that changed under it.
 const CAS_ATTEMPTS: u32 = 64;
@@ -40,16 +55,13 @@ impl SqlStore {
         status: Option<&str>,
         now: Timestamp,
     ) -> Attempt<()> {
-        sqlx::query(self.sql(
-            "INSERT INTO status_events (computer, activation, status, changed_at) \
-             VALUES (?, ?, ?, ?)",
-        ))
-        .bind(computer.0)
-        .bind(activation.0)
-        .bind(status)
-        .bind(millis(now))
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query(self.sql(EVENT))
+            .bind(computer.0)
+            .bind(activation.0)
+            .bind(status)
+            .bind(millis(now))
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 
@@ -365,18 +377,16 @@ impl SqlStore {
         let mut ids: Vec<i64> = activations.iter().map(|a| a.0).collect();
         ids.sort_unstable();
         ids.dedup();
-        let ids = &ids;
-        let changed = self
-            .retry(|| async move {
-                let mut tx = self.begin().await?;
-                let mut changed = Vec::new();
-                for chunk in ids.chunks(CHUNK) {
-                    changed.extend(self.notify_chunk(&mut tx, computer, chunk, now).await?);
-                }
-                tx.commit().await?;
-                Ok(changed)
+        let changed = if let Some(direct) = self.direct() {
+            let _turn = self.write_turn().await;
+            self.retry(|| {
+                let (store, ids) = (self.clone(), ids.clone());
+                direct.run(move |conn| store.notify_direct(conn, computer, &ids, now))
             })
-            .await?;
+            .await?
+        } else {
+            self.notify_pooled(computer, &ids, now).await?
+        };
         // In the caller's order, each once.
         let changed: std::collections::BTreeSet<i64> = changed.into_iter().collect();
         let mut seen = std::collections::BTreeSet::new();
@@ -385,6 +395,74 @@ impl SqlStore {
             .copied()
             .filter(|a| changed.contains(&a.0) && seen.insert(a.0))
             .collect())
+    }
+
+    /// Notifies through the pool, in one transaction of [`notify_chunk`](Self::notify_chunk)s.
+    async fn notify_pooled(
+        &self,
+        computer: ComputerId,
+        ids: &[i64],
+        now: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.retry(|| async move {
+            let mut tx = self.begin().await?;
+            let mut changed = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                changed.extend(self.notify_chunk(&mut tx, computer, chunk, now).await?);
+            }
+            tx.commit().await?;
+            Ok(changed)
+        })
+        .await
+    }
+
+    /// [`notify_chunk`](Self::notify_chunk) on a direct `SQLite` connection, for every
+    /// chunk in one transaction.
+    fn notify_direct(
+        &self,
+        conn: &mut rusqlite::Connection,
+        computer: ComputerId,
+        ids: &[i64],
+        now: Timestamp,
+    ) -> Attempt<Vec<i64>> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut changed = Vec::new();
+        let class = class_key(StatusClass::Notified);
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "{} RETURNING activation",
+                notify_update(self.in_ids(chunk.len()))
+            );
+            let mut update = tx.prepare_cached(&sql)?;
+            bind_all(
+                &mut update,
+                &[
+                    &DeploymentStatus::NOTIFIED,
+                    &class,
+                    &millis(now),
+                    &computer.0,
+                ],
+            )?;
+            for (i, id) in chunk.iter().enumerate() {
+                update.raw_bind_parameter(i + 5, id)?;
+            }
+            let mut rows = update.raw_query();
+            let first = changed.len();
+            while let Some(row) = rows.next()? {
+                changed.push(row.get::<_, i64>(0)?);
+            }
+            let mut event = tx.prepare_cached(EVENT)?;
+            for activation in &changed[first..] {
+                event.execute(rusqlite::params![
+                    computer.0,
+                    activation,
+                    DeploymentStatus::NOTIFIED,
+                    millis(now)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(changed)
     }
 
     /// Notifies the waiting rows among `activations` and audits them; returns those it
@@ -399,13 +477,7 @@ impl SqlStore {
         activations: &[i64],
         now: Timestamp,
     ) -> Attempt<Vec<i64>> {
-        let update = |n: usize| {
-            format!(
-                "UPDATE affectations SET status = ?, status_class = ?, changed_at = ? \
-                 WHERE computer = ? AND activation {} AND status IS NULL",
-                self.in_ids(n)
-            )
-        };
+        let update = |n: usize| notify_update(self.in_ids(n));
         let changed: Vec<i64> = if self.is_mysql() {
             let sql = format!(
                 "SELECT activation FROM affectations \

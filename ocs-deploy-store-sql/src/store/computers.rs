@@ -14,7 +14,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::SqlStore;
 use crate::error::{Attempt, corrupt, is_unique_violation};
-use crate::sql::{CHUNK, COMPUTER_COLUMNS, bind_ids, millis, package_key};
+use crate::sql::{CHUNK, COMPUTER_COLUMNS, Columns, bind_ids, millis, package_key};
 
 /// A setting scope as stored: `(scope_kind, scope_id)`.
 pub(super) fn scope_key(scope: SettingScope) -> (i64, i64) {
@@ -38,10 +38,10 @@ fn like_literal(text: &str) -> String {
 }
 
 impl SqlStore {
-    pub(super) fn setting_row(&self, row: &AnyRow) -> Attempt<SettingValue> {
-        let kind: i64 = row.try_get("scope_kind")?;
-        let id: i64 = row.try_get("scope_id")?;
-        let name: String = row.try_get("name")?;
+    pub(super) fn setting_row(&self, row: &impl Columns) -> Attempt<SettingValue> {
+        let kind = row.int("scope_kind")?;
+        let id = row.int("scope_id")?;
+        let name = row.text("name")?;
         let scope = match kind {
             0 => SettingScope::Global,
             1 => SettingScope::Group(GroupId(id)),
@@ -52,7 +52,7 @@ impl SqlStore {
             scope,
             setting: Setting::from_ocs_name(&name)
                 .ok_or_else(|| corrupt(self.backend(), "setting name", name))?,
-            value: row.try_get("setting_value")?,
+            value: row.int("setting_value")?,
         })
     }
 
