@@ -21,7 +21,7 @@ const EVENT: &str =
 /// The update that notifies a computer's waiting rows among a list of activations
 /// (`list` from [`SqlStore::in_ids`]), bound with the status, its class, the time, the
 /// computer and the list.
-fn notify_update(list: String) -> String {
+fn notify_update(list: &str) -> String {
     format!(
         "UPDATE affectations SET status = ?, status_class = ?, changed_at = ? \
          WHERE computer = ? AND activation {list} AND status IS NULL"
@@ -431,7 +431,7 @@ impl SqlStore {
         for chunk in ids.chunks(CHUNK) {
             let sql = format!(
                 "{} RETURNING activation",
-                notify_update(self.in_ids(chunk.len()))
+                notify_update(&self.in_ids(chunk.len()))
             );
             let mut update = tx.prepare_cached(&sql)?;
             bind_all(
@@ -477,7 +477,7 @@ impl SqlStore {
         activations: &[i64],
         now: Timestamp,
     ) -> Attempt<Vec<i64>> {
-        let update = |n: usize| notify_update(self.in_ids(n));
+        let update = |n: usize| notify_update(&self.in_ids(n));
         let changed: Vec<i64> = if self.is_mysql() {
             let sql = format!(
                 "SELECT activation FROM affectations \
