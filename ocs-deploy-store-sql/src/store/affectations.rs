@@ -28,6 +28,13 @@ fn notify_update(list: &str) -> String {
     )
 }
 
+/// Appends `n` events to the audit trail in one statement, bound with each one's computer,
+/// activation, status and time.
+fn events_insert(n: usize) -> String {
+    let rows = vec!["(?, ?, ?, ?)"; n].join(", ");
+    format!("INSERT INTO status_events (computer, activation, status, changed_at) VALUES {rows}")
+}
+
 /// How many times `record_result` re-reads a status that changed under it.
 const CAS_ATTEMPTS: u32 = 64;
 
@@ -451,14 +458,17 @@ impl SqlStore {
             while let Some(row) = rows.next()? {
                 changed.push(row.get::<_, i64>(0)?);
             }
-            let mut event = tx.prepare_cached(EVENT)?;
-            for activation in &changed[first..] {
-                event.execute(rusqlite::params![
-                    computer.0,
-                    activation,
-                    DeploymentStatus::NOTIFIED,
-                    millis(now)
-                ])?;
+            let notified = &changed[first..];
+            if !notified.is_empty() {
+                let mut events = tx.prepare_cached(&events_insert(notified.len()))?;
+                for (i, activation) in notified.iter().enumerate() {
+                    let at = 4 * i;
+                    events.raw_bind_parameter(at + 1, computer.0)?;
+                    events.raw_bind_parameter(at + 2, activation)?;
+                    events.raw_bind_parameter(at + 3, DeploymentStatus::NOTIFIED)?;
+                    events.raw_bind_parameter(at + 4, millis(now))?;
+                }
+                events.raw_execute()?;
             }
         }
         tx.commit()?;
@@ -513,11 +523,7 @@ impl SqlStore {
                 .await?
         };
         if !changed.is_empty() {
-            let rows = vec!["(?, ?, ?, ?)"; changed.len()].join(", ");
-            let sql = format!(
-                "INSERT INTO status_events (computer, activation, status, changed_at) VALUES {rows}"
-            );
-            let mut insert = sqlx::query(self.dynamic(&sql));
+            let mut insert = sqlx::query(self.dynamic(&events_insert(changed.len())));
             for a in &changed {
                 insert = insert
                     .bind(computer.0)
