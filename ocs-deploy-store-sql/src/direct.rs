@@ -11,6 +11,7 @@
 //! through sqlx.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub(crate) struct Direct {
     /// Idle connections, at most `keep`.
     idle: Mutex<Vec<Connection>>,
     keep: usize,
+    /// Set by [`close`](Self::close): no connection is handed out or kept any more.
+    closed: AtomicBool,
 }
 
 impl Direct {
@@ -41,7 +44,18 @@ impl Direct {
             busy_timeout,
             idle: Mutex::new(Vec::new()),
             keep: keep.max(1),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Closes the idle connections; later operations fail with
+    /// [`StoreError::Unavailable`], as the pool's do once closed.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Runs `op` with a connection, returning what it returns. `op` should run its
@@ -59,6 +73,12 @@ impl Direct {
         T: Send + 'static,
         F: Fn(&mut Connection) -> Attempt<T> + Send + 'static,
     {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Failure::Store(StoreError::Unavailable {
+                backend: Backend::Sqlite.name(),
+                source: Arc::new(Closed),
+            }));
+        }
         if let Some(mut conn) = self.take_idle() {
             conn.busy_timeout(Duration::ZERO)?;
             let out = op(&mut conn);
@@ -96,7 +116,7 @@ impl Direct {
 
     fn give(&self, conn: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < self.keep {
+        if idle.len() < self.keep && !self.closed.load(Ordering::SeqCst) {
             idle.push(conn);
         }
     }
@@ -125,6 +145,11 @@ impl Direct {
         Ok(conn)
     }
 }
+
+/// The store was closed.
+#[derive(Debug, thiserror::Error)]
+#[error("the store is closed")]
+struct Closed;
 
 /// Binds `values` in order to a prepared statement's parameters `1..`.
 pub(crate) fn bind_all(

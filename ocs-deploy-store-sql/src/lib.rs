@@ -5,7 +5,11 @@
 //! - [`SqlStore`] implements [`ocs_deploy_core::store::Store`] over one `sqlx` `Any` pool:
 //!   one code path for the three dialects, SQL written with `?` placeholders (numbered
 //!   for `PostgreSQL`), migrations per dialect applied on connect. It passes
-//!   `ocs_deploy_core::testkit::conformance::store` on every backend.
+//!   `ocs_deploy_core::testkit::conformance::store` on every backend. For a store in an
+//!   `SQLite` file, the two operations of every agent contact (`contact`, `notify`) run
+//!   instead on `rusqlite` connections to the same file, all of an operation's statements
+//!   in one call: sqlx hands each statement and row of an `SQLite` connection to a thread
+//!   of its own, and those thread switches were most of a contact's cost.
 //! - [`SqlStoreOptions`] sizes the pool; [`Backend`] names the dialect.
 //! - [`DirectoryFiles`] implements [`ocs_deploy_core::store::PackageFiles`] with atomic
 //!   writes.

@@ -125,6 +125,9 @@ impl SqlStore {
     /// Closes every connection; operations started afterwards fail with
     /// [`StoreError::Unavailable`].
     pub async fn close(&self) {
+        if let Some(direct) = &self.inner.direct {
+            direct.close();
+        }
         self.inner.pool.close().await;
     }
 

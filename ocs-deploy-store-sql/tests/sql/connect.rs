@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use ocs_deploy_core::store::{ComputerId, PackageRecord, Store, StoreError};
+use ocs_deploy_core::protocol::DeviceId;
+use ocs_deploy_core::store::{ComputerId, ComputerUpdate, PackageRecord, Store, StoreError};
 use ocs_deploy_core::{PackageId, Priority, Timestamp};
 use ocs_deploy_store_sql::{Backend, SqlStore, SqlStoreOptions};
 
@@ -167,4 +168,89 @@ async fn postgres_tables_go_to_the_fresh_schema() {
     .await
     .unwrap();
     assert_eq!(tables, 2, "{schema}");
+}
+
+/// A store in an `SQLite` file runs contacts on direct connections (see the crate's
+/// `direct` module): closing the store closes them too.
+#[tokio::test]
+async fn a_closed_sqlite_file_store_refuses_contacts() {
+    let url = fresh_url(Backend::Sqlite).await.unwrap();
+    let store = SqlStore::connect(&url).await.unwrap();
+    let device = DeviceId::parse("pc-2026-01-01-00-00-00").unwrap();
+    let now = Timestamp::from_secs(1_700_000_000);
+    store
+        .upsert_computer(&ComputerUpdate::new(device.clone()), now)
+        .await
+        .unwrap();
+    assert!(store.contact(&device, now).await.unwrap().is_some());
+    store.close().await;
+    let err = store.contact(&device, now).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+}
+
+/// While another connection (another process, for the store) holds the file's write
+/// lock, a contact waits for it within the busy timeout (10 s by default) instead of
+/// failing, then records the contact time; past the timeout it fails as unavailable. The
+/// lock is held longer than the store's own retries of a busy transaction last (about
+/// 1.3 s), so only the busy timeout can make the contact succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_contacts_wait_for_a_lock_held_by_another_connection() {
+    use sqlx::Connection as _;
+    let url = fresh_url(Backend::Sqlite).await.unwrap();
+    let store = SqlStore::connect(&url).await.unwrap();
+    let device = DeviceId::parse("pc-2026-01-01-00-00-00").unwrap();
+    let then = Timestamp::from_secs(1_700_000_000);
+    store
+        .upsert_computer(&ComputerUpdate::new(device.clone()), then)
+        .await
+        .unwrap();
+    // A first contact opens the store's direct connection.
+    store.contact(&device, then).await.unwrap();
+
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let now = Timestamp::from_secs(1_700_000_600);
+    let started = Instant::now();
+    let contact = tokio::spawn({
+        let (store, device) = (store.clone(), device.clone());
+        async move { store.contact(&device, now).await }
+    });
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    assert!(
+        !contact.is_finished(),
+        "the contact did not wait for the lock"
+    );
+    sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+    let context = contact.await.unwrap().unwrap().unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(1800));
+    assert_eq!(context.computer.last_contact, Some(now));
+    assert_eq!(
+        store
+            .computer(context.computer.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_contact,
+        Some(now)
+    );
+    store.close().await;
+
+    let impatient = SqlStore::connect_with(
+        &url,
+        SqlStoreOptions::default().sqlite_busy_timeout(Duration::from_millis(50)),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let err = impatient.contact(&device, now).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+    assert!(impatient.contact(&device, now).await.unwrap().is_some());
+    impatient.close().await;
 }
