@@ -1,8 +1,8 @@
 //! Stats of one package and validation. Counts and the timeline are sums over the
 //! `status_counts` rows that triggers keep (see the migration `status_counts`); the lists
-//! of computers read `affectations`, for a result class through the partial index of
-//! results (`SQLite`, `MySQL`) or the `affectation_results` table (`PostgreSQL`: see its
-//! migration `hot_status_updates`).
+//! of computers read `affectations`, for a result class through an index of its status
+//! (`SQLite`'s partial index of results, `MySQL`'s status index) or, on `PostgreSQL`, the
+//! `affectation_results` table (see the migration `hot_status_updates`).
 
 use ocs_deploy_core::store::{
     ComputerId, ComputerStatus, Page, StatusCount, StatusSelector, StoreError, TIMELINE_BUCKET,
