@@ -1,7 +1,8 @@
 //! Stats of one package and validation. Counts and the timeline are sums over the
 //! `status_counts` rows that triggers keep (see the migration `status_counts`); the lists
-//! of computers read `affectations`, through the partial index of results for a result
-//! class.
+//! of computers read `affectations`, for a result class through an index of its status
+//! (`SQLite`'s partial index of results, `MySQL`'s status index) or, on `PostgreSQL`, the
+//! `affectation_results` table (see the migration `hot_status_updates`).
 
 use ocs_deploy_core::store::{
     ComputerId, ComputerStatus, Page, StatusCount, StatusSelector, StoreError, TIMELINE_BUCKET,
@@ -62,6 +63,12 @@ impl Filter {
 }
 
 impl SqlStore {
+    /// Whether the computers of this class are read from `affectation_results`
+    /// (`PostgreSQL`, result classes) rather than from `affectations` alone.
+    fn results_table(&self, class: i64) -> bool {
+        class >= 2 && self.backend() == Backend::Postgres
+    }
+
     pub(super) async fn status_count_rows(
         &self,
         package: PackageId,
@@ -111,6 +118,21 @@ impl SqlStore {
             let tail = " ORDER BY a.computer LIMIT ? OFFSET ?";
             let sql = match filter {
                 Filter::None => format!("{head}{tail}"),
+                Filter::Class(c) | Filter::Exact(_, c) if self.results_table(*c) => {
+                    let exact = if matches!(filter, Filter::Exact(..)) {
+                        " AND r.status = ?"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "SELECT a.computer, c.device_id, c.name, a.status, a.changed_at \
+                         FROM affectation_results r \
+                         JOIN affectations a ON a.package = r.package AND a.computer = r.computer \
+                         JOIN computers c ON c.id = a.computer \
+                         WHERE r.package = ? AND r.status_class = {c}{exact} \
+                         ORDER BY r.computer LIMIT ? OFFSET ?"
+                    )
+                }
                 Filter::Class(c) => format!("{head}{}{tail}", class_terms("a.", *c)),
                 Filter::Exact(_, c) => {
                     format!("{head}{} AND a.status = ?{tail}", class_terms("a.", *c))
@@ -188,6 +210,18 @@ impl SqlStore {
             let head = "DELETE FROM affectations WHERE package = ?";
             let sql = match filter {
                 Filter::None => head.to_owned(),
+                Filter::Class(c) | Filter::Exact(_, c) if self.results_table(*c) => {
+                    let exact = if matches!(filter, Filter::Exact(..)) {
+                        " AND r.status = ?"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "DELETE FROM affectations a USING affectation_results r \
+                         WHERE r.package = ? AND r.status_class = {c}{exact} \
+                         AND a.package = r.package AND a.computer = r.computer"
+                    )
+                }
                 Filter::Class(c) => format!("{head}{}", class_terms("", *c)),
                 Filter::Exact(_, c) => format!("{head}{} AND status = ?", class_terms("", *c)),
             };

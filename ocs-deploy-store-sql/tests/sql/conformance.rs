@@ -58,6 +58,7 @@ conformance![
     adopt_takes_group_affectations_once,
     stats_are_counted_per_status,
     validation_deletes_only_what_it_selects,
+    result_lists_follow_every_change,
     deleting_a_package_leaves_no_row_behind,
     deleting_an_activation_or_group_cascades,
     settings_are_kept_per_scope,

@@ -52,6 +52,7 @@ tests![
     adopt_takes_group_affectations_once,
     stats_are_counted_per_status,
     validation_deletes_only_what_it_selects,
+    result_lists_follow_every_change,
     deleting_a_package_leaves_no_row_behind,
     deleting_an_activation_or_group_cascades,
     settings_are_kept_per_scope,
@@ -1033,6 +1034,131 @@ pub async fn validation_deletes_only_what_it_selects(store: &dyn Store) {
     assert_eq!(store.delete_affectations(p, &exact).await.unwrap(), 0);
     assert_eq!(store.unaffect(b, &[cs[0], cs[1]]).await.unwrap(), 2);
     assert_eq!(store.affectation(cs[0], b).await.unwrap(), None);
+}
+
+/// The computers behind a result class or status follow every way a row can move: a
+/// result replaced by one of another class and back, a re-affectation, an unaffectation,
+/// a result set by the server, validation, and a package deleted and made again.
+pub async fn result_lists_follow_every_change(store: &dyn Store) {
+    async fn listed(store: &dyn Store, p: PackageId, selector: StatusSelector) -> Vec<ComputerId> {
+        store
+            .computers_with_status(p, &selector, Page::first(100))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.computer)
+            .collect()
+    }
+    let class = StatusSelector::Class;
+    let exact = |s: &str| StatusSelector::Exact(s.to_owned());
+    let p = package(store, 1).await;
+    let a = activation(store, p, "paris").await;
+    let mut cs = Vec::new();
+    for n in 1..=6 {
+        cs.push(computer(store, n).await);
+    }
+    affect(store, a, &cs).await;
+    let result = |c: ComputerId, status: &'static str, secs: u64| async move {
+        let class = StatusClass::of_stored(Some(status));
+        store
+            .record_result(c, p, status, class, at(secs))
+            .await
+            .unwrap();
+    };
+    // cs[0]: success, then an error, then success again, under another code.
+    result(cs[0], "SUCCESS", 1).await;
+    result(cs[0], "ERR_BUILD", 2).await;
+    assert_eq!(listed(store, p, class(StatusClass::Success)).await, vec![]);
+    assert_eq!(listed(store, p, exact("ERR_BUILD")).await, vec![cs[0]]);
+    result(cs[0], "SUCCESS_0", 3).await;
+    // cs[1]: one error code, then another of the same class.
+    result(cs[1], "ERR_BAD_DIGEST", 1).await;
+    result(cs[1], "EXIT_CODE_3", 2).await;
+    // cs[2]: a success, then affected again (waiting).
+    result(cs[2], "SUCCESS", 1).await;
+    store
+        .affect(a, &[cs[2]], &AffectOptions::default(), at(4))
+        .await
+        .unwrap();
+    // cs[3]: an error, then unaffected.
+    result(cs[3], "ERR_BUILD", 1).await;
+    assert_eq!(store.unaffect(a, &[cs[3]]).await.unwrap(), 1);
+    // cs[4]: in the history; cs[5]: an unknown code.
+    assert!(store.mark_in_history(cs[4], a, at(1)).await.unwrap());
+    result(cs[5], "WHATEVER", 1).await;
+
+    assert_eq!(
+        listed(store, p, class(StatusClass::Success)).await,
+        vec![cs[0], cs[4]]
+    );
+    assert_eq!(
+        listed(store, p, class(StatusClass::Error)).await,
+        vec![cs[1]]
+    );
+    assert_eq!(
+        listed(store, p, class(StatusClass::Unclassified)).await,
+        vec![cs[5]]
+    );
+    assert_eq!(
+        listed(store, p, class(StatusClass::Waiting)).await,
+        vec![cs[2]]
+    );
+    assert_eq!(listed(store, p, exact("SUCCESS")).await, vec![]);
+    assert_eq!(listed(store, p, exact("SUCCESS_0")).await, vec![cs[0]]);
+    assert_eq!(listed(store, p, exact("ERR_BUILD")).await, vec![]);
+    assert_eq!(listed(store, p, exact("ERR_BAD_DIGEST")).await, vec![]);
+    assert_eq!(listed(store, p, exact("EXIT_CODE_3")).await, vec![cs[1]]);
+    let rows = store
+        .computers_with_status(p, &class(StatusClass::Success), Page::first(100))
+        .await
+        .unwrap();
+    assert_eq!(rows[0].status.as_deref(), Some("SUCCESS_0"));
+    assert_eq!(rows[0].changed, at(3));
+    assert_eq!(rows[1].device_id, device(5));
+
+    // Validation selects by the current status only.
+    assert_eq!(
+        store
+            .delete_affectations(p, &class(StatusClass::Error))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.affectation(cs[1], a).await.unwrap(), None);
+    assert_eq!(
+        status_of(store, cs[0], a).await.as_deref(),
+        Some("SUCCESS_0")
+    );
+    assert_eq!(
+        store
+            .delete_affectations(p, &exact("SUCCESS_0"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        listed(store, p, class(StatusClass::Success)).await,
+        vec![cs[4]]
+    );
+
+    // A package made again under the same id starts with no result.
+    assert!(store.delete_package(p).await.unwrap());
+    let p = package(store, 1).await;
+    let a = activation(store, p, "paris").await;
+    affect(store, a, &cs).await;
+    for selector in [
+        class(StatusClass::Success),
+        class(StatusClass::Error),
+        class(StatusClass::Unclassified),
+        exact("SUCCESS_ALREADY_IN_HISTORY"),
+    ] {
+        assert_eq!(listed(store, p, selector).await, vec![]);
+    }
+    result(cs[5], "SUCCESS", 5).await;
+    assert_eq!(
+        listed(store, p, class(StatusClass::Success)).await,
+        vec![cs[5]]
+    );
 }
 
 /// Deleting a package deletes its activations, affectations, group affectations, trail
