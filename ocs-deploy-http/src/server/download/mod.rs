@@ -3,9 +3,10 @@
 
 pub(crate) mod conditional;
 pub(crate) mod name;
+pub(crate) mod root;
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -21,6 +22,8 @@ use ocs_deploy_core::PackageId;
 use ocs_deploy_core::store::FileName;
 
 use conditional::{Range, Validators};
+use root::OpenError;
+pub(crate) use root::PackageRoot;
 
 /// Whether a download router serves the info files.
 ///
@@ -44,7 +47,7 @@ const CHUNK: usize = 64 * 1024;
 
 #[derive(Debug)]
 struct Downloads {
-    root: PathBuf,
+    root: Arc<PackageRoot>,
     info: InfoFiles,
 }
 
@@ -78,7 +81,7 @@ struct Downloads {
 /// [`PackageFiles`]: ocs_deploy_core::store::PackageFiles
 pub fn download_router(root: impl Into<PathBuf>, info: InfoFiles) -> Router {
     let state = Arc::new(Downloads {
-        root: root.into(),
+        root: Arc::new(PackageRoot::new(root.into())),
         info,
     });
     Router::new()
@@ -107,7 +110,7 @@ async fn serve_file(
         )
             .into_response();
     }
-    let root = downloads.root.clone();
+    let root = Arc::clone(&downloads.root);
     // Every file-system call of the lookup in one trip to the blocking pool.
     let opened = tokio::task::spawn_blocking(move || open(&root, package, file))
         .await
@@ -142,30 +145,18 @@ pub(crate) struct Opened {
 /// Opens a package file, or `None` when there is no such regular file inside `root`
 /// (missing, a directory, or a symbolic link leading out of `root`).
 pub(crate) fn open(
-    root: &Path,
+    root: &PackageRoot,
     package: PackageId,
     file: FileName,
 ) -> std::io::Result<Option<Opened>> {
-    let not_found = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => Ok(None),
-        _ => Err(e),
-    };
-    let root = match std::fs::canonicalize(root) {
-        Ok(root) => root,
-        Err(e) => return not_found(e),
-    };
-    let path = root.join(file.relative_path(package));
-    let real = match std::fs::canonicalize(&path) {
-        Ok(real) => real,
-        Err(e) => return not_found(e),
-    };
-    if !real.starts_with(&root) {
-        tracing::warn!(package_id = %package, path = %path.display(), "package file is a link out of the package root; refused");
-        return Ok(None);
-    }
-    let handle = match std::fs::File::open(&real) {
+    let handle = match root.open(file.relative_path(package).as_ref()) {
         Ok(handle) => handle,
-        Err(e) => return not_found(e),
+        Err(OpenError::Missing) => return Ok(None),
+        Err(OpenError::Outside) => {
+            tracing::warn!(package_id = %package, file = %file.file_name(package), "package file is a link out of the package root; refused");
+            return Ok(None);
+        }
+        Err(OpenError::Io(e)) => return Err(e),
     };
     let metadata = handle.metadata()?;
     if !metadata.is_file() {

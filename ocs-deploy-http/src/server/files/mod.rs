@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+
+use super::download::PackageRoot;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -56,7 +58,7 @@ impl Default for FilesConfig {
 /// Where the connections find the files.
 #[derive(Debug)]
 struct Shared {
-    root: PathBuf,
+    root: PackageRoot,
     config: FilesConfig,
 }
 
@@ -119,7 +121,10 @@ pub(crate) async fn serve_until(
     config: FilesConfig,
     shutdown: impl Future<Output = Duration>,
 ) -> std::io::Result<()> {
-    let shared = Arc::new(Shared { root, config });
+    let shared = Arc::new(Shared {
+        root: PackageRoot::new(root),
+        config,
+    });
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
