@@ -214,25 +214,35 @@ async fn send_file(
     if request.method == Method::Head || count == 0 {
         return stream.write_all(head.as_bytes()).await;
     }
-    // The head and the body leave in full-sized segments (nginx's `tcp_nopush`): corked
-    // until the body is written, uncorking sends the rest at once.
-    cork(stream, true);
-    stream.write_all(head.as_bytes()).await?;
-    let sent = send_body(stream, &file, start, count).await;
-    cork(stream, false);
-    sent
+    write_head_more(stream, head.as_bytes()).await?;
+    send_body(stream, &file, start, count).await
 }
 
-/// Sets `TCP_CORK` (Linux); a failure only costs segment sizes.
+/// Writes a response head that a body follows. On Linux it goes with `MSG_MORE`, so the
+/// kernel holds it to leave in the body's first full-sized segment (what nginx's
+/// `tcp_nopush` gets by corking the socket, at two `setsockopt` calls per response);
+/// `sendfile` pushes the last segment out.
 #[cfg(target_os = "linux")]
-fn cork(stream: &TcpStream, on: bool) {
-    if let Err(e) = rustix::net::sockopt::set_tcp_cork(stream, on) {
-        tracing::debug!(error = %e, on, "cannot set TCP_CORK");
+async fn write_head_more(stream: &mut TcpStream, mut head: &[u8]) -> io::Result<()> {
+    use tokio::io::Interest;
+    let stream = &*stream;
+    while !head.is_empty() {
+        stream.writable().await?;
+        match stream.try_io(Interest::WRITABLE, || {
+            rustix::net::send(stream, head, rustix::net::SendFlags::MORE).map_err(io::Error::from)
+        }) {
+            Ok(n) => head = &head[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
     }
+    Ok(())
 }
 
 #[cfg(not(target_os = "linux"))]
-fn cork(_stream: &TcpStream, _on: bool) {}
+async fn write_head_more(stream: &mut TcpStream, head: &[u8]) -> io::Result<()> {
+    stream.write_all(head).await
+}
 
 /// A short `text/plain` answer (no body for `HEAD`).
 async fn write_simple(
