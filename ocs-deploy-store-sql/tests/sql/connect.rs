@@ -170,19 +170,26 @@ async fn postgres_tables_go_to_the_fresh_schema() {
     assert_eq!(tables, 2, "{schema}");
 }
 
+/// A store in a new `SQLite` file, its URL, and a computer in it that contacted the store
+/// at `at` (which opened the store's direct connection).
+async fn sqlite_file_with_a_computer(at: Timestamp) -> (String, SqlStore, DeviceId) {
+    let url = fresh_url(Backend::Sqlite).await.unwrap();
+    let store = SqlStore::connect(&url).await.unwrap();
+    let device = DeviceId::parse("pc-2026-01-01-00-00-00").unwrap();
+    store
+        .upsert_computer(&ComputerUpdate::new(device.clone()), at)
+        .await
+        .unwrap();
+    assert!(store.contact(&device, at).await.unwrap().is_some());
+    (url, store, device)
+}
+
 /// A store in an `SQLite` file runs contacts on direct connections (see the crate's
 /// `direct` module): closing the store closes them too.
 #[tokio::test]
 async fn a_closed_sqlite_file_store_refuses_contacts() {
-    let url = fresh_url(Backend::Sqlite).await.unwrap();
-    let store = SqlStore::connect(&url).await.unwrap();
-    let device = DeviceId::parse("pc-2026-01-01-00-00-00").unwrap();
     let now = Timestamp::from_secs(1_700_000_000);
-    store
-        .upsert_computer(&ComputerUpdate::new(device.clone()), now)
-        .await
-        .unwrap();
-    assert!(store.contact(&device, now).await.unwrap().is_some());
+    let (_, store, device) = sqlite_file_with_a_computer(now).await;
     store.close().await;
     let err = store.contact(&device, now).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
@@ -196,16 +203,8 @@ async fn a_closed_sqlite_file_store_refuses_contacts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_contacts_wait_for_a_lock_held_by_another_connection() {
     use sqlx::Connection as _;
-    let url = fresh_url(Backend::Sqlite).await.unwrap();
-    let store = SqlStore::connect(&url).await.unwrap();
-    let device = DeviceId::parse("pc-2026-01-01-00-00-00").unwrap();
-    let then = Timestamp::from_secs(1_700_000_000);
-    store
-        .upsert_computer(&ComputerUpdate::new(device.clone()), then)
-        .await
-        .unwrap();
-    // A first contact opens the store's direct connection.
-    store.contact(&device, then).await.unwrap();
+    let (url, store, device) =
+        sqlite_file_with_a_computer(Timestamp::from_secs(1_700_000_000)).await;
 
     let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
     sqlx::raw_sql("BEGIN IMMEDIATE")
