@@ -195,10 +195,19 @@ rm -f "$WORK_DIR/results"
 echo "load before the runs: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for ((r = 1; r <= ROUNDS; r++)); do
     echo "round $r" >&2
-    # shellcheck disable=SC2046 # nginx_pids is a list of words
-    measure nginx "$WORK_DIR/urls-nginx.txt" $(nginx_pids)
-    measure files "$WORK_DIR/urls-files.txt" "$OURS_PID"
-    measure axum "$WORK_DIR/urls-axum.txt" "$OURS_PID"
+    # The order alternates between rounds (nginx first in odd rounds, last in even ones),
+    # so neither side always runs right after the other.
+    if ((r % 2 == 1)); then
+        # shellcheck disable=SC2046 # nginx_pids is a list of words
+        measure nginx "$WORK_DIR/urls-nginx.txt" $(nginx_pids)
+        measure files "$WORK_DIR/urls-files.txt" "$OURS_PID"
+        measure axum "$WORK_DIR/urls-axum.txt" "$OURS_PID"
+    else
+        measure axum "$WORK_DIR/urls-axum.txt" "$OURS_PID"
+        measure files "$WORK_DIR/urls-files.txt" "$OURS_PID"
+        # shellcheck disable=SC2046 # nginx_pids is a list of words
+        measure nginx "$WORK_DIR/urls-nginx.txt" $(nginx_pids)
+    fi
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
