@@ -453,3 +453,37 @@ async fn a_slow_head_is_cut_and_shutdown_closes_idle_connections() {
     assert!(TcpStream::connect(addr).await.is_err());
     h.stop().await;
 }
+
+/// At its connection limit the listener accepts no more until a connection closes: the
+/// next client waits (in the kernel's accept queue), then is served.
+#[tokio::test]
+async fn clients_past_the_connection_limit_wait_for_a_free_slot() {
+    let h = Harness::start().await;
+    let mut config = FilesConfig::default();
+    config.max_connections = 2;
+    let files = Files::start(h.root.clone(), config).await;
+    let request = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", h.fragment_path(1));
+    // Two keep-alive connections, each served once and left open.
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut conn = connect(files.addr).await;
+        conn.get_mut().write_all(request.as_bytes()).await.unwrap();
+        assert_eq!(read_response(&mut conn, false).await.status, 200);
+        open.push(conn);
+    }
+    let mut third = connect(files.addr).await;
+    third.get_mut().write_all(request.as_bytes()).await.unwrap();
+    let waited =
+        tokio::time::timeout(Duration::from_millis(500), read_response(&mut third, false)).await;
+    assert!(
+        waited.is_err(),
+        "a third connection was served past the limit of 2"
+    );
+    drop(open.pop());
+    let served = tokio::time::timeout(Duration::from_secs(5), read_response(&mut third, false))
+        .await
+        .expect("the waiting client was not served after a connection closed");
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body, h.fragment_bytes(1));
+    files.stop().await;
+}

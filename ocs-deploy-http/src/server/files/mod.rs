@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use super::download::PackageRoot;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 /// Limits of a files listener ([`serve_files`]).
@@ -43,6 +43,11 @@ pub struct FilesConfig {
     /// After the shutdown signal of [`serve_files`], how long responses in progress may
     /// take before their connections are closed.
     pub shutdown_grace: Duration,
+    /// The most connections served at once. At the limit the listener stops accepting
+    /// until one closes: further clients wait in the kernel's accept queue (nginx's
+    /// `worker_connections`). Idle keep-alive connections count, for at most
+    /// [`header_read_timeout`](Self::header_read_timeout). Default 10,000.
+    pub max_connections: usize,
 }
 
 impl Default for FilesConfig {
@@ -51,6 +56,7 @@ impl Default for FilesConfig {
             header_read_timeout: super::HEADER_READ_TIMEOUT,
             max_request_head: 16 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            max_connections: 10_000,
         }
     }
 }
@@ -128,15 +134,29 @@ pub(crate) async fn serve_until(
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
+    let mut at_limit = false;
     let grace = loop {
         while connections.try_join_next().is_some() {}
+        if slots.available_permits() == 0 && !at_limit {
+            tracing::warn!(
+                max_connections = shared.config.max_connections,
+                "files listener at its connection limit: new clients wait until one closes"
+            );
+        }
+        at_limit = slots.available_permits() == 0;
+        let next = async {
+            let slot = Arc::clone(&slots).acquire_owned().await;
+            (slot, listener.accept().await)
+        };
         tokio::select! {
             grace = &mut shutdown => break grace,
-            accepted = listener.accept() => match accepted {
+            (slot, accepted) = next => match accepted {
                 Ok((stream, peer)) => {
                     let shared = shared.clone();
                     let stopped = stopped.clone();
                     connections.spawn(async move {
+                        let _slot = slot;
                         if let Err(e) = connection::serve(stream, &shared, stopped).await {
                             tracing::debug!(%peer, error = %e, "files connection ended with an error");
                         }
