@@ -82,6 +82,10 @@ enum Command {
         /// no OCS endpoint), serving the same `/download/<id>/<id>-<n>` URLs.
         #[arg(long)]
         files: Option<SocketAddr>,
+        /// The most connections the `--files` listener serves at once; past it, new
+        /// clients wait until one closes.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+        files_max_connections: u64,
         /// Server certificate (PEM, with its chain); without it one is generated, with
         /// `DATA_DIR/cacert.pem` for the agents.
         #[arg(long, requires = "tls_key")]
@@ -280,6 +284,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             http,
             https,
             files,
+            files_max_connections,
             tls_cert,
             tls_key,
             tls_names,
@@ -287,6 +292,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             admin_max_upload,
             allow_loopback,
         } => {
+            let files = files.map(|addr| {
+                let mut config = FilesConfig::default();
+                config.max_connections =
+                    usize::try_from(*files_max_connections).unwrap_or(usize::MAX);
+                (addr, config)
+            });
             let admin = admin_token(admin_token_file.as_deref())?.map(|token| {
                 (
                     token,
@@ -297,7 +308,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 &cli,
                 *http,
                 *https,
-                *files,
+                files,
                 tls_cert.as_deref().zip(tls_key.as_deref()),
                 tls_names,
                 admin,
@@ -362,7 +373,7 @@ async fn serve(
     cli: &Cli,
     http: Option<SocketAddr>,
     https: Option<SocketAddr>,
-    files: Option<SocketAddr>,
+    files: Option<(SocketAddr, FilesConfig)>,
     pem: Option<(&Path, &Path)>,
     names: &[String],
     admin: Option<(AdminToken, AdminConfig)>,
@@ -391,8 +402,8 @@ async fn serve(
     if let Some(addr) = http {
         server = server.http(addr);
     }
-    if let Some(addr) = files {
-        server = server.files(addr, packages_dir(&cli.data_dir), FilesConfig::default());
+    if let Some((addr, config)) = files {
+        server = server.files(addr, packages_dir(&cli.data_dir), config);
     }
     if let Some(addr) = https {
         let tls = if let Some((cert, key)) = pem {

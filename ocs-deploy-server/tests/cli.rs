@@ -354,6 +354,16 @@ async fn serve_with_an_admin_token_file_answers_the_admin_api_over_https() {
     serving.stop();
 }
 
+/// A plain-HTTP client (reqwest needs the process's rustls provider even for that).
+fn plain_client(timeout: Option<Duration>) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder().no_proxy();
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder.build().unwrap()
+}
+
 /// A client that trusts the server's generated `cacert.pem`.
 fn admin_client(data: &Path) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -426,7 +436,7 @@ async fn serve_with_files_serves_fragments_on_a_listener_of_its_own() {
     let id = build_packages(dir.path(), &data, &dir.path().join("marker")).await;
     let mut serving = Serving::start_with(&data, &["--files", "127.0.0.1:0"]);
     let files = serving.files.clone().expect("a files address line");
-    let client = reqwest::Client::new();
+    let client = plain_client(None);
     for n in 1..=2 {
         let path = format!("/download/{id}/{id}-{n}");
         let expected = std::fs::read(data.join(format!("packages/{id}/{id}-{n}"))).unwrap();
@@ -452,4 +462,47 @@ async fn serve_with_files_serves_fragments_on_a_listener_of_its_own() {
         .unwrap();
     assert_eq!(info.status(), reqwest::StatusCode::FORBIDDEN);
     serving.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_max_connections_bounds_the_files_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = build_packages(dir.path(), &data, &dir.path().join("marker")).await;
+    let mut serving = Serving::start_with(
+        &data,
+        &["--files", "127.0.0.1:0", "--files-max-connections", "1"],
+    );
+    let files = serving.files.clone().expect("a files address line");
+    let url = format!("http://{files}/download/{id}/{id}-1");
+    // One idle connection takes the only slot.
+    let idle = tokio::net::TcpStream::connect(&files).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = plain_client(Some(Duration::from_millis(700)));
+    assert!(
+        client.get(&url).send().await.is_err(),
+        "served past --files-max-connections 1"
+    );
+    drop(idle);
+    let client = plain_client(None);
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    serving.stop();
+
+    let refused = server(
+        &data,
+        &[
+            "serve",
+            "--files",
+            "127.0.0.1:0",
+            "--files-max-connections",
+            "0",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("files-max-connections"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }
