@@ -51,6 +51,16 @@ fn sum_n(backend: Backend) -> &'static str {
 }
 
 impl Filter {
+    /// The `AND …` that selects rows of `affectation_results r`: a result class, or one
+    /// status of it (binding the status).
+    fn result_terms(&self) -> String {
+        match self {
+            Self::None => String::new(),
+            Self::Class(c) => format!(" AND r.status_class = {c}"),
+            Self::Exact(_, c) => format!(" AND r.status_class = {c} AND r.status = ?"),
+        }
+    }
+
     fn of(selector: &StatusSelector) -> Self {
         match selector {
             StatusSelector::All => Self::None,
@@ -118,21 +128,14 @@ impl SqlStore {
             let tail = " ORDER BY a.computer LIMIT ? OFFSET ?";
             let sql = match filter {
                 Filter::None => format!("{head}{tail}"),
-                Filter::Class(c) | Filter::Exact(_, c) if self.results_table(*c) => {
-                    let exact = if matches!(filter, Filter::Exact(..)) {
-                        " AND r.status = ?"
-                    } else {
-                        ""
-                    };
-                    format!(
-                        "SELECT a.computer, c.device_id, c.name, a.status, a.changed_at \
-                         FROM affectation_results r \
-                         JOIN affectations a ON a.package = r.package AND a.computer = r.computer \
-                         JOIN computers c ON c.id = a.computer \
-                         WHERE r.package = ? AND r.status_class = {c}{exact} \
-                         ORDER BY r.computer LIMIT ? OFFSET ?"
-                    )
-                }
+                Filter::Class(c) | Filter::Exact(_, c) if self.results_table(*c) => format!(
+                    "SELECT a.computer, c.device_id, c.name, a.status, a.changed_at \
+                     FROM affectation_results r \
+                     JOIN affectations a ON a.package = r.package AND a.computer = r.computer \
+                     JOIN computers c ON c.id = a.computer \
+                     WHERE r.package = ?{} ORDER BY r.computer LIMIT ? OFFSET ?",
+                    filter.result_terms()
+                ),
                 Filter::Class(c) => format!("{head}{}{tail}", class_terms("a.", *c)),
                 Filter::Exact(_, c) => {
                     format!("{head}{} AND a.status = ?{tail}", class_terms("a.", *c))
@@ -210,18 +213,11 @@ impl SqlStore {
             let head = "DELETE FROM affectations WHERE package = ?";
             let sql = match filter {
                 Filter::None => head.to_owned(),
-                Filter::Class(c) | Filter::Exact(_, c) if self.results_table(*c) => {
-                    let exact = if matches!(filter, Filter::Exact(..)) {
-                        " AND r.status = ?"
-                    } else {
-                        ""
-                    };
-                    format!(
-                        "DELETE FROM affectations a USING affectation_results r \
-                         WHERE r.package = ? AND r.status_class = {c}{exact} \
-                         AND a.package = r.package AND a.computer = r.computer"
-                    )
-                }
+                Filter::Class(c) | Filter::Exact(_, c) if self.results_table(*c) => format!(
+                    "DELETE FROM affectations a USING affectation_results r \
+                     WHERE r.package = ?{} AND a.package = r.package AND a.computer = r.computer",
+                    filter.result_terms()
+                ),
                 Filter::Class(c) => format!("{head}{}", class_terms("", *c)),
                 Filter::Exact(_, c) => format!("{head}{} AND status = ?", class_terms("", *c)),
             };
