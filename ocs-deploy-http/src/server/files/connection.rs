@@ -224,19 +224,32 @@ async fn send_file(
 /// `sendfile` pushes the last segment out.
 #[cfg(target_os = "linux")]
 async fn write_head_more(stream: &mut TcpStream, mut head: &[u8]) -> io::Result<()> {
-    use tokio::io::Interest;
-    let stream = &*stream;
     while !head.is_empty() {
-        stream.writable().await?;
-        match stream.try_io(Interest::WRITABLE, || {
-            rustix::net::send(stream, head, rustix::net::SendFlags::MORE).map_err(io::Error::from)
-        }) {
-            Ok(n) => head = &head[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
+        let sent = when_writable(stream, || {
+            rustix::net::send(&*stream, head, rustix::net::SendFlags::MORE)
+        })
+        .await?;
+        head = &head[sent..];
     }
     Ok(())
+}
+
+/// Runs the non-blocking socket write `op` once the socket is writable, again after each
+/// `EAGAIN`, and returns its first result.
+#[cfg(target_os = "linux")]
+async fn when_writable(
+    stream: &TcpStream,
+    mut op: impl FnMut() -> rustix::io::Result<usize>,
+) -> io::Result<usize> {
+    loop {
+        stream.writable().await?;
+        match stream.try_io(tokio::io::Interest::WRITABLE, || {
+            op().map_err(io::Error::from)
+        }) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            done => return done,
+        }
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -302,26 +315,20 @@ const MAX_SENDFILE: usize = 1 << 20;
 /// served) is an error, so the connection is closed rather than the body cut short.
 #[cfg(target_os = "linux")]
 async fn send_body(stream: &mut TcpStream, file: &File, start: u64, count: u64) -> io::Result<()> {
-    use tokio::io::Interest;
     let mut offset = start;
     let end = start + count;
-    let stream = &*stream;
     while offset < end {
-        stream.writable().await?;
         let want = usize::try_from(end - offset).map_or(MAX_SENDFILE, |n| n.min(MAX_SENDFILE));
-        match stream.try_io(Interest::WRITABLE, || {
-            rustix::fs::sendfile(stream, file, Some(&mut offset), want).map_err(io::Error::from)
-        }) {
-            Ok(0) => {
-                tracing::error!(
-                    missing = end - offset,
-                    "package file shorter than announced while serving it"
-                );
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
+        let sent = when_writable(stream, || {
+            rustix::fs::sendfile(&*stream, file, Some(&mut offset), want)
+        })
+        .await?;
+        if sent == 0 {
+            tracing::error!(
+                missing = end - offset,
+                "package file shorter than announced while serving it"
+            );
+            return Err(io::ErrorKind::UnexpectedEof.into());
         }
     }
     Ok(())

@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-
-use super::download::PackageRoot;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+
+use super::download::PackageRoot;
 
 /// Limits of a files listener ([`serve_files`]).
 ///
