@@ -43,6 +43,11 @@ const SETTINGS: &str = "SELECT scope_kind, scope_id, name, setting_value FROM se
      WHERE scope_kind = 0 OR (scope_kind = 2 AND scope_id = ?) \
      OR (scope_kind = 1 AND scope_id IN (SELECT grp FROM group_members WHERE computer = ?))";
 
+/// [`SETTINGS`]' rows in the order a contact context gives them: by scope, then setting.
+fn in_scope_order(settings: &mut [SettingValue]) {
+    settings.sort_by_key(|s| (s.scope, s.setting));
+}
+
 impl SqlStore {
     pub(super) async fn contact_context(
         &self,
@@ -132,7 +137,7 @@ impl SqlStore {
                 settings.push(self.setting_row(&names.row(r))?);
             }
         }
-        settings.sort_by_key(|s| (s.scope, s.setting));
+        in_scope_order(&mut settings);
         tx.commit()?;
         Ok(Some(ContactContext {
             computer,
@@ -266,7 +271,7 @@ impl SqlStore {
             .iter()
             .map(|r| self.setting_row(r))
             .collect::<Attempt<Vec<_>>>()?;
-        settings.sort_by_key(|s| (s.scope, s.setting));
+        in_scope_order(&mut settings);
         Ok(settings)
     }
 }
